@@ -1,0 +1,163 @@
+import { keepPreviousData, useInfiniteQuery, useQuery } from '@tanstack/react-query';
+import { api, type LogStream, type Params, type TaskRef } from './client';
+import { keys } from './keys';
+import type { RunDetail, TaskDetail } from './types';
+
+// Until live updates arrive over SSE (issue 4), things that are still running are polled.
+const LIVE_POLL_MS = 5000;
+
+export const RUNS_PAGE = 100;
+export const TASKS_PAGE = 500;
+export const LOG_PAGE = 1000;
+
+export function useHealth() {
+  return useQuery({
+    queryKey: keys.health(),
+    queryFn: ({ signal }) => api.health(signal),
+    refetchInterval: 15000,
+    retry: false,
+  });
+}
+
+export function useFlows() {
+  return useQuery({
+    queryKey: keys.flows(),
+    queryFn: async ({ signal }) => {
+      // Flows are few; follow the cursor to get them all.
+      const items = [];
+      let cursor: string | null = null;
+      do {
+        const page = await api.flows({ cursor, limit: 500 }, signal);
+        items.push(...page.items);
+        cursor = page.next_cursor;
+      } while (cursor);
+      return items;
+    },
+  });
+}
+
+export function useRunsInfinite(params: Params) {
+  return useInfiniteQuery({
+    queryKey: keys.runs(params),
+    queryFn: ({ pageParam, signal }) =>
+      api.runs({ ...params, cursor: pageParam, limit: RUNS_PAGE }, signal),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.next_cursor,
+    placeholderData: keepPreviousData,
+  });
+}
+
+/** A handful of runs (e.g. the last runs of one flow), not paged. */
+export function useRunsSample(params: Params, limit: number, enabled = true) {
+  return useQuery({
+    queryKey: keys.runs({ ...params, limit }),
+    queryFn: ({ signal }) => api.runs({ ...params, limit }, signal),
+    enabled,
+    staleTime: 30000,
+  });
+}
+
+function runIsLive(run: RunDetail | undefined): boolean {
+  return run?.status === 'running';
+}
+
+export function useRun(flow: string, run: string) {
+  return useQuery({
+    queryKey: keys.runDetail(flow, run),
+    queryFn: ({ signal }) => api.run(flow, run, signal),
+    refetchInterval: (q) => (runIsLive(q.state.data) ? LIVE_POLL_MS : false),
+  });
+}
+
+export function useDag(flow: string, run: string) {
+  return useQuery({
+    queryKey: keys.dag(flow, run),
+    queryFn: ({ signal }) => api.dag(flow, run, signal),
+    staleTime: Number.POSITIVE_INFINITY,
+  });
+}
+
+export function useSteps(flow: string, run: string, live: boolean) {
+  return useQuery({
+    queryKey: keys.steps(flow, run),
+    queryFn: ({ signal }) => api.steps(flow, run, signal),
+    refetchInterval: live ? LIVE_POLL_MS : false,
+  });
+}
+
+export function useTimeline(flow: string, run: string, live: boolean) {
+  return useQuery({
+    queryKey: keys.timeline(flow, run),
+    queryFn: ({ signal }) => api.timeline(flow, run, signal),
+    refetchInterval: live ? LIVE_POLL_MS : false,
+  });
+}
+
+export function useTasksInfinite(flow: string, run: string, params: Params) {
+  return useInfiniteQuery({
+    queryKey: keys.tasks(flow, run, params),
+    queryFn: ({ pageParam, signal }) =>
+      api.tasks(flow, run, { ...params, cursor: pageParam, limit: TASKS_PAGE }, signal),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.next_cursor,
+    placeholderData: keepPreviousData,
+  });
+}
+
+function taskIsLive(task: TaskDetail | undefined): boolean {
+  return task?.status === 'running' || task?.status === 'pending';
+}
+
+export function useTask(t: TaskRef | null) {
+  return useQuery({
+    queryKey: t ? keys.taskDetail(t) : ['task', 'none'],
+    queryFn: ({ signal }) => {
+      if (!t) throw new Error('no task');
+      return api.task(t, signal);
+    },
+    enabled: t !== null,
+    refetchInterval: (q) => (taskIsLive(q.state.data) ? LIVE_POLL_MS : false),
+  });
+}
+
+export function useArtifacts(t: TaskRef, attempt: number, includePrivate: boolean) {
+  return useQuery({
+    queryKey: keys.artifacts(t, attempt, includePrivate),
+    queryFn: ({ signal }) => api.artifacts(t, attempt, includePrivate, signal),
+  });
+}
+
+export function useArtifact(t: TaskRef, attempt: number, name: string | null) {
+  return useQuery({
+    queryKey: keys.artifact(t, attempt, name ?? ''),
+    queryFn: ({ signal }) => api.artifact(t, name ?? '', attempt, signal),
+    enabled: name !== null,
+    staleTime: Number.POSITIVE_INFINITY,
+  });
+}
+
+export function useCards(t: TaskRef) {
+  return useQuery({
+    queryKey: keys.cards(t),
+    queryFn: ({ signal }) => api.cards(t, signal),
+  });
+}
+
+/** The last page of a log: tells the total line count; polled while the task runs. */
+export function useLogTail(t: TaskRef, stream: LogStream, attempt: number, live: boolean) {
+  return useQuery({
+    queryKey: keys.logPage(t, stream, attempt, 'tail'),
+    queryFn: ({ signal }) => api.logs(t, stream, { attempt, limit: LOG_PAGE }, signal),
+    refetchInterval: live ? 2000 : false,
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useLogSearch(t: TaskRef, stream: LogStream, attempt: number, q: string) {
+  return useQuery({
+    queryKey: keys.logSearch(t, stream, attempt, q),
+    queryFn: ({ signal }) => api.logSearch(t, stream, { attempt, q, limit: 5000 }, signal),
+    enabled: q.length > 0,
+    staleTime: 10000,
+  });
+}
