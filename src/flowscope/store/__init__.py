@@ -1,0 +1,137 @@
+"""The index store: the only place in flowscope that speaks SQL.
+
+`Store` hands out read connections to the API and one-run write transactions to the
+ingest sources; SQLite and PostgreSQL run the same queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from flowscope.store import reads, writes
+from flowscope.store import schema as s
+from flowscope.store.database import create_engine, is_sqlite, migrate
+from flowscope.store.paging import BadCursor
+from flowscope.store.reads import RunFilters, RunRef
+from flowscope.store.records import StoredRun
+from flowscope.store.writes import RunWriter
+
+__all__ = ["BadCursor", "RunFilters", "RunRef", "Store"]
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url)
+        migrate(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.engine)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ---- sources and state -------------------------------------------------------
+
+    def source_id(self, kind: str, location: str) -> int:
+        with self.write() as conn:
+            found = conn.execute(
+                sa.select(s.sources.c.id).where(
+                    s.sources.c.kind == kind, s.sources.c.location == location
+                )
+            ).scalar()
+            if found is not None:
+                return int(found)
+            result = conn.execute(sa.insert(s.sources).values(kind=kind, location=location))
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def stored_runs(self, source_id: int) -> dict[tuple[str, str], StoredRun]:
+        with self.read() as conn:
+            return writes.stored_runs(conn, source_id)
+
+    @contextmanager
+    def run_writer(self, source_id: int) -> Iterator[RunWriter]:
+        with self.write() as conn:
+            yield RunWriter(conn, source_id)
+
+    def delete_runs(self, pks: Sequence[int]) -> None:
+        with self.write() as conn:
+            writes.delete_runs(conn, pks)
+
+    def refresh_flows(self, flow_ids: Sequence[str]) -> None:
+        if flow_ids:
+            with self.write() as conn:
+                writes.refresh_flows(conn, flow_ids)
+
+    def set_state(self, key: str, value: str) -> None:
+        with self.write() as conn:
+            conn.execute(sa.delete(s.state).where(s.state.c.key == key))
+            conn.execute(sa.insert(s.state).values(key=key, value=value))
+
+    def get_state(self, key: str) -> str | None:
+        with self.read() as conn:
+            return conn.execute(sa.select(s.state.c.value).where(s.state.c.key == key)).scalar()
+
+    # ---- reads for the API -------------------------------------------------------
+
+    def list_flows(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        with self.read() as conn:
+            return reads.list_flows(conn, limit, cursor)
+
+    def list_runs(
+        self, filters: RunFilters, order: str, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        with self.read() as conn:
+            return reads.list_runs(conn, filters, order, limit, cursor)
+
+    def find_run(self, flow_id: str, run_id: str) -> RunRef | None:
+        with self.read() as conn:
+            return reads.find_run(conn, flow_id, run_id)
+
+    def get_run(self, ref: RunRef) -> dict[str, Any] | None:
+        with self.read() as conn:
+            return reads.get_run(conn, ref.pk)
+
+    def list_steps(self, ref: RunRef) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            return reads.list_steps(conn, ref.pk)
+
+    def step_exists(self, ref: RunRef, step_name: str) -> bool:
+        with self.read() as conn:
+            return reads.step_exists(conn, ref.pk, step_name)
+
+    def list_tasks(
+        self,
+        ref: RunRef,
+        step_name: str | None,
+        status: str | None,
+        order: str,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        with self.read() as conn:
+            return reads.list_tasks(conn, ref, step_name, status, order, limit, cursor)
+
+    def get_task(self, ref: RunRef, step_name: str, task_id: str) -> dict[str, Any] | None:
+        with self.read() as conn:
+            return reads.get_task(conn, ref, step_name, task_id)
+
+    def timeline(self, ref: RunRef) -> dict[str, Any]:
+        with self.read() as conn:
+            return reads.timeline(conn, ref)

@@ -1,0 +1,350 @@
+"""Reading one run of the local `.metaflow` datastore into plain facts.
+
+Only the few files that decide status and timing are opened (file names already say
+which metadata field and time they hold); the full metadata of a task is read on demand
+by `read_task_metadata`. Nothing here decides a status: that is `flowscope.status`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from flowscope.status import AttemptFacts
+
+log = logging.getLogger(__name__)
+
+PARAMETERS_STEP = "_parameters"
+META = "_meta"
+# sysmeta_<field>_<ts>.json; the field may itself contain underscores.
+SYSMETA = re.compile(r"^sysmeta_(?P<field>.+)_(?P<ts>\d+)\.json$")
+STATUS_FIELDS = frozenset(
+    {"attempt", "attempt-done", "attempt_ok", "foreach-stack", "foreach-execution-path"}
+)
+ATTEMPT_FILE = re.compile(r"^(?P<n>\d+)\.(?P<kind>attempt\.json|runtime|DONE\.lock|data\.json)$")
+
+ValueLoader = Callable[[str, str], Any]  # (flow_id, sha) -> unpickled value (safely)
+
+
+@dataclass
+class MetadataEntry:
+    field_name: str
+    value: str | None
+    type: str | None
+    attempt: int | None
+    ts_epoch: int | None
+
+
+@dataclass
+class TaskSnapshot:
+    step_name: str
+    task_id: str
+    fingerprint: str
+    created_at: int | None
+    last_change_at: int
+    attempts: list[AttemptFacts]
+    succeeded: bool | None  # the latest finished attempt's `_success` artifact
+    foreach_label: str | None
+
+
+@dataclass
+class RunHeader:
+    flow_id: str
+    run_id: str
+    user: str | None
+    started_at: int | None
+    tags: list[str]
+    system_tags: list[str]
+
+
+@dataclass
+class RunExtras:
+    """Read once per run: the graph and parameters from the `_parameters` task."""
+
+    graph: dict[str, Any] | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's content, or None when it is missing, partial or not JSON."""
+    try:
+        return orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, orjson.JSONDecodeError) as exc:
+        log.warning("skipping unreadable file %s: %s", path, exc)
+        return None
+
+
+def mtime_ns(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def read_run_header(run_dir: Path, flow_id: str) -> RunHeader | None:
+    record = read_json(run_dir / META / "_self.json")
+    if not isinstance(record, dict):
+        return None
+    return RunHeader(
+        flow_id=flow_id,
+        run_id=run_dir.name,
+        user=record.get("user_name"),
+        started_at=_int(record.get("ts_epoch")),
+        tags=[str(t) for t in record.get("tags") or []],
+        system_tags=[str(t) for t in record.get("system_tags") or []],
+    )
+
+
+def task_fingerprint(task_dir: Path) -> str | None:
+    own = mtime_ns(task_dir)
+    meta = mtime_ns(task_dir / META)
+    if own is None:
+        return None
+    return f"{own}:{meta}"
+
+
+def read_task(
+    task_dir: Path, step_name: str, flow_id: str, load_value: ValueLoader
+) -> TaskSnapshot | None:
+    fingerprint = task_fingerprint(task_dir)
+    if fingerprint is None:
+        return None
+    started: dict[int, int] = {}
+    done: dict[int, int] = {}
+    ok: dict[int, bool] = {}
+    killed: set[int] = set()
+    foreach_stack: list[str] | None = None
+    foreach_path: str | None = None
+    created_at: int | None = None
+    last_change = 0
+
+    meta_dir = task_dir / META
+    for entry in _scandir(meta_dir):
+        last_change = max(last_change, _entry_mtime_ms(entry))
+        if entry.name == "_self.json":
+            record = read_json(Path(entry.path))
+            if isinstance(record, dict):
+                created_at = _int(record.get("ts_epoch"))
+            continue
+        match = SYSMETA.match(entry.name)
+        if not match or match["field"] not in STATUS_FIELDS:
+            continue
+        record = read_json(Path(entry.path))
+        if not isinstance(record, dict):
+            continue
+        name = match["field"]
+        attempt = _attempt_of(record)
+        ts = _int(record.get("ts_epoch")) or int(match["ts"])
+        value = record.get("value")
+        if name == "attempt":
+            number = _int(value)
+            if number is not None:
+                started[number] = min(ts, started.get(number, ts))
+        elif name == "attempt-done" and attempt is not None:
+            done[attempt] = ts
+        elif name == "attempt_ok" and attempt is not None:
+            ok[attempt] = str(value).lower() == "true"
+        elif name == "foreach-stack" and isinstance(value, list):
+            foreach_stack = [str(v) for v in value]
+        elif name == "foreach-execution-path" and isinstance(value, str):
+            foreach_path = value
+
+    data_files: dict[int, Path] = {}
+    done_locks: set[int] = set()
+    for entry in _scandir(task_dir):
+        last_change = max(last_change, _entry_mtime_ms(entry))
+        match = ATTEMPT_FILE.match(entry.name)
+        if not match:
+            continue
+        number, kind = int(match["n"]), match["kind"]
+        if kind == "attempt.json" and number not in started:
+            # The attempt started but its metadata did not land (yet): trust the marker.
+            record = read_json(Path(entry.path))
+            if isinstance(record, dict) and isinstance(record.get("time"), int | float):
+                started[number] = int(record["time"] * 1000)
+        elif kind == "runtime":
+            record = read_json(Path(entry.path))
+            if isinstance(record, dict) and record.get("killed"):
+                killed.add(number)
+        elif kind == "DONE.lock":
+            done_locks.add(number)
+        elif kind == "data.json":
+            data_files[number] = Path(entry.path)
+
+    numbers = sorted(set(started) | set(done) | set(ok))
+    latest_index: dict[str, str] = {}
+    attempts: list[AttemptFacts] = []
+    for number in numbers:
+        outcome = ok.get(number)
+        if outcome is None and number in done_locks:
+            # attempt_ok is missing (older Metaflow): the _task_ok artifact decides.
+            objects = _objects(data_files.get(number))
+            outcome = _as_bool(_load(load_value, flow_id, objects.get("_task_ok")))
+        attempts.append(
+            AttemptFacts(
+                attempt=number,
+                started_at=started.get(number),
+                finished_at=done.get(number),
+                ok=outcome,
+                killed=number in killed,
+            )
+        )
+    succeeded: bool | None = None
+    if attempts and attempts[-1].ok is True:
+        latest_index = _objects(data_files.get(attempts[-1].attempt))
+        succeeded = _as_bool(_load(load_value, flow_id, latest_index.get("_success")))
+
+    return TaskSnapshot(
+        step_name=step_name,
+        task_id=task_dir.name,
+        fingerprint=fingerprint,
+        created_at=created_at,
+        last_change_at=last_change,
+        attempts=attempts,
+        succeeded=succeeded,
+        foreach_label=foreach_label(foreach_stack, foreach_path),
+    )
+
+
+def foreach_label(stack: list[str] | None, path: str | None) -> str | None:
+    """`items[2]=0.25`: the innermost foreach variable, this task's index and its value.
+
+    The metadata holds the value (`foreach-stack`: `["items=0.25"]`) and the index
+    (`foreach-execution-path`: `"step:2"`, comma-separated when nested).
+    """
+    if not stack:
+        return None
+    var, _, value = stack[-1].partition("=")
+    index = None
+    if path:
+        _, _, index = path.split(",")[-1].rpartition(":")
+    return f"{var}[{index}]={value}" if index else stack[-1]
+
+
+def read_run_extras(run_dir: Path, flow_id: str, load_value: ValueLoader) -> RunExtras:
+    extras = RunExtras()
+    objects = _objects(run_dir / PARAMETERS_STEP / "0" / "0.data.json")
+    graph = _load(load_value, flow_id, objects.get("_graph_info"))
+    if isinstance(graph, dict):
+        extras.graph = graph
+        for param in graph.get("parameters") or []:
+            name = param.get("name") if isinstance(param, dict) else None
+            if isinstance(name, str) and name in objects:
+                value = _load(load_value, flow_id, objects[name], missing=_UNREADABLE)
+                extras.parameters[name] = (
+                    "<not previewable>" if value is _UNREADABLE else _short_repr(value)
+                )
+    return extras
+
+
+def read_origin_run_id(run_dir: Path) -> str | None:
+    """`origin-run-id` as `resume` records it on the run's tasks."""
+    for step_dir in _scandir(run_dir):
+        if step_dir.name in (META, PARAMETERS_STEP) or not step_dir.is_dir():
+            continue
+        for task_dir in _scandir(Path(step_dir.path)):
+            for entry in _scandir(Path(task_dir.path) / META):
+                if entry.name.startswith("sysmeta_origin-run-id_"):
+                    record = read_json(Path(entry.path))
+                    value = record.get("value") if isinstance(record, dict) else None
+                    return str(value) if value not in (None, "None", "") else None
+            return None
+    return None
+
+
+def read_task_metadata(task_dir: Path) -> list[MetadataEntry]:
+    """Every metadata entry of a task, oldest first, as the client's `Task.metadata`."""
+    entries: list[MetadataEntry] = []
+    for entry in _scandir(task_dir / META):
+        if not SYSMETA.match(entry.name):
+            continue
+        record = read_json(Path(entry.path))
+        if not isinstance(record, dict):
+            continue
+        value = record.get("value")
+        entries.append(
+            MetadataEntry(
+                field_name=str(record.get("field_name")),
+                value=value if isinstance(value, str) or value is None else _json_text(value),
+                type=record.get("type"),
+                attempt=_attempt_of(record),
+                ts_epoch=_int(record.get("ts_epoch")),
+            )
+        )
+    entries.sort(key=lambda e: (e.ts_epoch or 0, e.field_name))
+    return entries
+
+
+_UNREADABLE = object()
+
+
+def _load(load_value: ValueLoader, flow_id: str, sha: str | None, missing: Any = None) -> Any:
+    if not sha:
+        return missing
+    try:
+        return load_value(flow_id, sha)
+    except Exception as exc:  # a bad or unsafe artifact must never stop the indexer
+        log.debug("cannot load artifact %s/%s: %s", flow_id, sha, exc)
+        return missing
+
+
+def _objects(data_json: Path | None) -> dict[str, str]:
+    if data_json is None:
+        return {}
+    record = read_json(data_json)
+    objects = record.get("objects") if isinstance(record, dict) else None
+    return objects if isinstance(objects, dict) else {}
+
+
+def _scandir(path: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        log.warning("cannot list %s: %s", path, exc)
+        return []
+
+
+def _entry_mtime_ms(entry: os.DirEntry[str]) -> int:
+    try:
+        return entry.stat().st_mtime_ns // 1_000_000
+    except OSError:
+        return 0
+
+
+def _attempt_of(record: dict[str, Any]) -> int | None:
+    for tag in record.get("tags") or []:
+        if isinstance(tag, str) and tag.startswith("attempt_id:"):
+            return _int(tag.partition(":")[2])
+    return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _as_bool(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _short_repr(value: Any, limit: int = 500) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()

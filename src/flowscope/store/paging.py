@@ -1,0 +1,93 @@
+"""Keyset pagination: the one helper every list goes through.
+
+A cursor holds the sort value and the primary key of the last row shown. Rows whose sort
+value is NULL (a running run has no finish time) always come last, in primary-key order,
+in both directions; this keeps the rule the same on SQLite and PostgreSQL, which disagree
+about where NULLs sort.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement, Select
+
+
+class BadCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class SortKey:
+    column: ColumnElement[Any]
+    descending: bool
+    nullable: bool
+
+
+def encode_cursor(value: Any, pk: int, in_nulls: bool) -> str:
+    raw = orjson.dumps({"v": value, "pk": pk, "n": in_nulls})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[Any, int, bool]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = orjson.loads(raw)
+        return data["v"], int(data["pk"]), bool(data["n"])
+    except Exception as exc:  # any malformed cursor is the caller's mistake
+        raise BadCursor("invalid cursor") from exc
+
+
+def fetch_page(
+    conn: Connection,
+    query: Select[Any],
+    key: SortKey,
+    pk: ColumnElement[Any],
+    sort_field: str,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Run `query` one page at a time, ordered by `key` then `pk`.
+
+    `sort_field` names the selected column holding the sort value, to build the next cursor.
+    """
+    after_value, after_pk, in_nulls = (
+        (None, None, False) if cursor is None else decode_cursor(cursor)
+    )
+    rows: list[dict[str, Any]] = []
+    if not in_nulls:
+        page = query.where(key.column.is_not(None)) if key.nullable else query
+        if after_pk is not None:
+            bound = sa.tuple_(key.column, pk)
+            page = page.where(
+                bound < sa.tuple_(sa.literal(after_value), sa.literal(after_pk))
+                if key.descending
+                else bound > sa.tuple_(sa.literal(after_value), sa.literal(after_pk))
+            )
+        order = (key.column.desc(), pk.desc()) if key.descending else (key.column.asc(), pk.asc())
+        rows = [dict(r._mapping) for r in conn.execute(page.order_by(*order).limit(limit + 1))]
+        if len(rows) > limit:
+            return rows[:limit], _cursor_after(rows[limit - 1], sort_field)
+        after_pk = None
+    if key.nullable:
+        page = query.where(key.column.is_(None))
+        if in_nulls and after_pk is not None:
+            page = page.where(pk > after_pk)
+        more = [
+            dict(r._mapping)
+            for r in conn.execute(page.order_by(pk.asc()).limit(limit - len(rows) + 1))
+        ]
+        rows.extend(more)
+        if len(rows) > limit:
+            return rows[:limit], _cursor_after(rows[limit - 1], sort_field)
+    return rows, None
+
+
+def _cursor_after(row: dict[str, Any], sort_field: str) -> str:
+    value = row[sort_field]
+    return encode_cursor(value, row["pk"], value is None)

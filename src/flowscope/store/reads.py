@@ -1,0 +1,356 @@
+"""Read-side queries: every list the API serves, keyset-paged and index-backed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from flowscope.store import schema as s
+from flowscope.store.paging import SortKey, decode_cursor, encode_cursor, fetch_page
+
+RUN_ORDERS = {
+    "-started_at": ("started_at", True, False),
+    "started_at": ("started_at", False, False),
+    "-finished_at": ("finished_at", True, True),
+    "finished_at": ("finished_at", False, True),
+    "-duration_ms": ("duration_ms", True, True),
+    "duration_ms": ("duration_ms", False, True),
+}
+TASK_ORDERS = {
+    "task_id": ("task_key", False, False),
+    "-task_id": ("task_key", True, False),
+    "started_at": ("started_at", False, True),
+    "-started_at": ("started_at", True, True),
+    "finished_at": ("finished_at", False, True),
+    "-finished_at": ("finished_at", True, True),
+    "duration_ms": ("duration_ms", False, True),
+    "-duration_ms": ("duration_ms", True, True),
+}
+
+r, t, a, st, rt, f, src = s.runs, s.tasks, s.attempts, s.steps, s.run_tags, s.flows, s.sources
+
+RUN_COLUMNS = (
+    r.c.pk,
+    r.c.flow_id,
+    r.c.run_id,
+    r.c.user,
+    r.c.status,
+    r.c.status_reason,
+    r.c.started_at,
+    r.c.finished_at,
+    r.c.duration_ms,
+    r.c.tags,
+    r.c.system_tags,
+    r.c.project,
+    r.c.branch,
+    r.c.first_failure_step,
+    r.c.first_failure_task,
+)
+TASK_COLUMNS = (
+    t.c.pk,
+    t.c.step_name,
+    t.c.task_id,
+    t.c.task_key,
+    t.c.status,
+    t.c.status_reason,
+    t.c.caught,
+    t.c.attempt,
+    t.c.started_at,
+    t.c.finished_at,
+    t.c.duration_ms,
+    t.c.foreach_label,
+)
+
+
+@dataclass
+class RunFilters:
+    flow_id: str | None = None
+    user: str | None = None
+    tags: Sequence[str] = ()
+    status: str | None = None
+    started_after: int | None = None
+    started_before: int | None = None
+    project: str | None = None
+    branch: str | None = None
+    q: str | None = None
+
+
+@dataclass
+class RunRef:
+    pk: int
+    flow_id: str
+    run_id: str
+    source_kind: str
+    source_location: str
+    graph: dict[str, Any] | None
+
+
+def run_item(row: dict[str, Any]) -> dict[str, Any]:
+    first_failure = None
+    if row["first_failure_step"] is not None:
+        first_failure = {
+            "step_name": row["first_failure_step"],
+            "task_id": row["first_failure_task"],
+        }
+    return {
+        "flow_id": row["flow_id"],
+        "run_id": row["run_id"],
+        "user": row["user"],
+        "status": row["status"],
+        "status_reason": row["status_reason"],
+        "started_at": row["started_at"],
+        "finished_at": row["finished_at"],
+        "duration_ms": row["duration_ms"],
+        "tags": orjson.loads(row["tags"]),
+        "system_tags": orjson.loads(row["system_tags"]),
+        "project": row["project"],
+        "branch": row["branch"],
+        "first_failure": first_failure,
+    }
+
+
+def task_item(row: Any, flow_id: str, run_id: str) -> dict[str, Any]:
+    return {
+        "flow_id": flow_id,
+        "run_id": run_id,
+        "step_name": row["step_name"],
+        "task_id": row["task_id"],
+        "status": row["status"],
+        "status_reason": row["status_reason"],
+        "caught": bool(row["caught"]),
+        "attempt": row["attempt"],
+        "started_at": row["started_at"],
+        "finished_at": row["finished_at"],
+        "duration_ms": row["duration_ms"],
+        "foreach_label": row["foreach_label"],
+    }
+
+
+def list_runs(
+    conn: Connection, filters: RunFilters, order: str, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    field, descending, nullable = RUN_ORDERS[order]
+    query = sa.select(*RUN_COLUMNS)
+    if filters.flow_id is not None:
+        query = query.where(r.c.flow_id == filters.flow_id)
+    if filters.user is not None:
+        query = query.where(r.c.user == filters.user)
+    if filters.status is not None:
+        query = query.where(r.c.status == filters.status)
+    if filters.project is not None:
+        query = query.where(r.c.project == filters.project)
+    if filters.branch is not None:
+        query = query.where(r.c.branch == filters.branch)
+    if filters.started_after is not None:
+        query = query.where(r.c.started_at >= filters.started_after)
+    if filters.started_before is not None:
+        query = query.where(r.c.started_at < filters.started_before)
+    for tag in filters.tags:
+        query = query.where(r.c.pk.in_(sa.select(rt.c.run_pk).where(rt.c.tag == tag)))
+    if filters.q:
+        pattern = (
+            "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        query = query.where(
+            sa.or_(r.c.run_id.like(pattern, escape="\\"), r.c.flow_id.like(pattern, escape="\\"))
+        )
+    column = r.c[field]
+    rows, next_cursor = fetch_page(
+        conn, query, SortKey(column, descending, nullable), r.c.pk, field, limit, cursor
+    )
+    return [run_item(row) for row in rows], next_cursor
+
+
+def list_flows(
+    conn: Connection, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    query = sa.select(f.c.flow_id, f.c.run_count, f.c.last_run_pk, f.c.flow_id.label("pk"))
+    # Flows page alphabetically; flow ids are unique, so they are their own tie-breaker.
+    after = None
+    if cursor is not None:
+        after = decode_cursor(cursor)[0]
+        query = query.where(f.c.flow_id > after)
+    rows = [
+        dict(row._mapping) for row in conn.execute(query.order_by(f.c.flow_id).limit(limit + 1))
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["flow_id"], 0, False)
+    last_pks = [row["last_run_pk"] for row in rows if row["last_run_pk"] is not None]
+    last_runs = {
+        row["pk"]: run_item(row)
+        for row in (
+            dict(x._mapping)
+            for x in conn.execute(sa.select(*RUN_COLUMNS).where(r.c.pk.in_(last_pks)))
+        )
+    }
+    items = [
+        {
+            "flow_id": row["flow_id"],
+            "run_count": row["run_count"],
+            "last_run": last_runs.get(row["last_run_pk"]),
+        }
+        for row in rows
+    ]
+    return items, next_cursor
+
+
+def find_run(conn: Connection, flow_id: str, run_id: str) -> RunRef | None:
+    row = conn.execute(
+        sa.select(r.c.pk, r.c.flow_id, r.c.run_id, r.c.graph, src.c.kind, src.c.location)
+        .join(src, src.c.id == r.c.source_id)
+        .where(r.c.flow_id == flow_id, r.c.run_id == run_id)
+    ).first()
+    if row is None:
+        return None
+    return RunRef(
+        pk=row.pk,
+        flow_id=row.flow_id,
+        run_id=row.run_id,
+        source_kind=row.kind,
+        source_location=row.location,
+        graph=orjson.loads(row.graph) if row.graph else None,
+    )
+
+
+def get_run(conn: Connection, run_pk: int) -> dict[str, Any] | None:
+    row = conn.execute(
+        sa.select(*RUN_COLUMNS, r.c.parameters, r.c.origin_run_id, r.c.task_count).where(
+            r.c.pk == run_pk
+        )
+    ).first()
+    if row is None:
+        return None
+    data = dict(row._mapping)
+    item = run_item(data)
+    item["parameters"] = orjson.loads(data["parameters"]) if data["parameters"] else {}
+    item["origin_run_id"] = data["origin_run_id"]
+    item["task_count"] = data["task_count"]
+    return item
+
+
+def list_steps(conn: Connection, run_pk: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.select(st).where(st.c.run_pk == run_pk).order_by(st.c.position, st.c.step_name)
+    )
+    return [
+        {
+            "step_name": row.step_name,
+            "type": row.type,
+            "status": row.status,
+            "started_at": row.started_at,
+            "finished_at": row.finished_at,
+            "task_counts": {
+                "pending": row.pending,
+                "running": row.running,
+                "completed": row.completed,
+                "failed": row.failed,
+            },
+        }
+        for row in rows
+    ]
+
+
+def step_exists(conn: Connection, run_pk: int, step_name: str) -> bool:
+    return (
+        conn.execute(
+            sa.select(st.c.step_name).where(st.c.run_pk == run_pk, st.c.step_name == step_name)
+        ).first()
+        is not None
+    )
+
+
+def list_tasks(
+    conn: Connection,
+    ref: RunRef,
+    step_name: str | None,
+    status: str | None,
+    order: str,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    field, descending, nullable = TASK_ORDERS[order]
+    query = sa.select(*TASK_COLUMNS).where(t.c.run_pk == ref.pk)
+    if step_name is not None:
+        query = query.where(t.c.step_name == step_name)
+    if status is not None:
+        query = query.where(t.c.status == status)
+    rows, next_cursor = fetch_page(
+        conn, query, SortKey(t.c[field], descending, nullable), t.c.pk, field, limit, cursor
+    )
+    return [task_item(row, ref.flow_id, ref.run_id) for row in rows], next_cursor
+
+
+def get_task(conn: Connection, ref: RunRef, step_name: str, task_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        sa.select(*TASK_COLUMNS).where(
+            t.c.run_pk == ref.pk, t.c.step_name == step_name, t.c.task_id == task_id
+        )
+    ).first()
+    if row is None:
+        return None
+    item = task_item(row._mapping, ref.flow_id, ref.run_id)
+    item["attempts"] = [
+        {
+            "attempt": at.attempt,
+            "status": at.status,
+            "status_reason": at.status_reason,
+            "started_at": at.started_at,
+            "finished_at": at.finished_at,
+        }
+        for at in conn.execute(sa.select(a).where(a.c.task_pk == row.pk).order_by(a.c.attempt))
+    ]
+    return item
+
+
+def timeline(conn: Connection, ref: RunRef) -> dict[str, Any]:
+    """Every task and attempt of a run in columns: compact enough for 100,000 tasks."""
+    step_names = [
+        row.step_name
+        for row in conn.execute(
+            sa.select(st.c.step_name)
+            .where(st.c.run_pk == ref.pk)
+            .order_by(st.c.position, st.c.step_name)
+        )
+    ]
+    step_index = {name: i for i, name in enumerate(step_names)}
+    tasks: dict[str, list[Any]] = {"step": [], "task_id": [], "foreach_label": [], "status": []}
+    task_index: dict[int, int] = {}
+    for row in conn.execute(
+        sa.select(t.c.pk, t.c.step_name, t.c.task_id, t.c.foreach_label, t.c.status)
+        .where(t.c.run_pk == ref.pk)
+        .order_by(t.c.task_key, t.c.pk)
+    ):
+        if row.step_name not in step_index:
+            step_index[row.step_name] = len(step_names)
+            step_names.append(row.step_name)
+        task_index[row.pk] = len(tasks["task_id"])
+        tasks["step"].append(step_index[row.step_name])
+        tasks["task_id"].append(row.task_id)
+        tasks["foreach_label"].append(row.foreach_label)
+        tasks["status"].append(row.status)
+    attempts: dict[str, list[Any]] = {
+        "task": [],
+        "attempt": [],
+        "status": [],
+        "started_at": [],
+        "finished_at": [],
+    }
+    for row in conn.execute(
+        sa.select(a.c.task_pk, a.c.attempt, a.c.status, a.c.started_at, a.c.finished_at)
+        .join(t, t.c.pk == a.c.task_pk)
+        .where(t.c.run_pk == ref.pk)
+        .order_by(t.c.task_key, t.c.pk, a.c.attempt)
+    ):
+        attempts["task"].append(task_index[row.task_pk])
+        attempts["attempt"].append(row.attempt)
+        attempts["status"].append(row.status)
+        attempts["started_at"].append(row.started_at)
+        attempts["finished_at"].append(row.finished_at)
+    return {"steps": step_names, "tasks": tasks, "attempts": attempts}

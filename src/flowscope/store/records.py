@@ -1,0 +1,126 @@
+"""What sources hand to the store: plain records with the API's own field names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class AttemptRecord:
+    attempt: int
+    status: str
+    status_reason: str | None
+    started_at: int | None
+    finished_at: int | None
+
+
+@dataclass
+class TaskRecord:
+    step_name: str
+    task_id: str
+    status: str
+    status_reason: str | None
+    caught: bool
+    attempt: int
+    started_at: int | None
+    finished_at: int | None
+    foreach_label: str | None
+    fingerprint: str | None
+    attempts: list[AttemptRecord] = field(default_factory=list)
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return max(0, self.finished_at - self.started_at)
+
+    @property
+    def task_key(self) -> int:
+        return task_sort_key(self.task_id)
+
+
+def task_sort_key(task_id: str) -> int:
+    """Numeric task ids sort as numbers; any other id after every number."""
+    return int(task_id) if task_id.isdigit() and len(task_id) < 18 else 10**18
+
+
+@dataclass
+class StepRecord:
+    step_name: str
+    position: int
+    type: str | None
+    status: str
+    started_at: int | None
+    finished_at: int | None
+    pending: int = 0
+    running: int = 0
+    completed: int = 0
+    failed: int = 0
+
+
+@dataclass
+class RunRecord:
+    flow_id: str
+    run_id: str
+    user: str | None
+    status: str
+    status_reason: str | None
+    started_at: int | None
+    finished_at: int | None
+    tags: list[str]
+    system_tags: list[str]
+    project: str | None = None
+    branch: str | None = None
+    parameters: dict[str, str] | None = None
+    graph: dict[str, Any] | None = None
+    origin_run_id: str | None = None
+    first_failure_step: str | None = None
+    first_failure_task: str | None = None
+    task_count: int = 0
+    last_activity_at: int | None = None
+    fingerprint: str | None = None
+    sealed: bool = False
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return max(0, self.finished_at - self.started_at)
+
+
+@dataclass
+class StoredTask:
+    """What the store remembers of a task between passes."""
+
+    pk: int
+    fingerprint: str | None
+    status: str
+
+
+@dataclass
+class StoredRun:
+    pk: int
+    fingerprint: str | None
+    sealed: bool
+    status: str
+    has_graph: bool
+
+
+@dataclass
+class StepSummary:
+    """Per-step task counts and times, aggregated by the store over all of a run's tasks."""
+
+    step_name: str
+    counts: dict[str, int]
+    started_at: int | None
+    finished_at: int | None
+
+
+@dataclass
+class RunSummary:
+    steps: dict[str, StepSummary]
+    task_count: int
+    failure_reasons: set[str]
+    first_failure: tuple[str, str] | None  # (step_name, task_id)
+    last_finished_at: int | None

@@ -1,0 +1,336 @@
+"""Ingest-side queries: everything a source writes, one run per transaction.
+
+A run and all its changed tasks are written in a single transaction together with the
+fingerprints that say what was read, so an indexer killed at any point leaves either the
+old or the new state of that run, and the next pass redoes exactly what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from flowscope.store import schema as s
+from flowscope.store.records import (
+    RunRecord,
+    RunSummary,
+    StepRecord,
+    StepSummary,
+    StoredRun,
+    StoredTask,
+    TaskRecord,
+)
+
+TERMINAL = ("completed", "failed")
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class RunWriter:
+    """Writes one run inside an open transaction."""
+
+    def __init__(self, conn: Connection, source_id: int) -> None:
+        self.conn = conn
+        self.source_id = source_id
+
+    def stored_tasks(self, run_pk: int) -> dict[tuple[str, str], StoredTask]:
+        t = s.tasks
+        rows = self.conn.execute(
+            sa.select(t.c.pk, t.c.step_name, t.c.task_id, t.c.fingerprint, t.c.status).where(
+                t.c.run_pk == run_pk
+            )
+        )
+        return {(r.step_name, r.task_id): StoredTask(r.pk, r.fingerprint, r.status) for r in rows}
+
+    def ensure_run(self, flow_id: str, run_id: str, started_at: int | None) -> int:
+        """The run's primary key, inserting a placeholder row the first time."""
+        r = s.runs
+        pk = self.conn.execute(
+            sa.select(r.c.pk).where(r.c.flow_id == flow_id, r.c.run_id == run_id)
+        ).scalar()
+        if pk is not None:
+            return int(pk)
+        result = self.conn.execute(
+            sa.insert(r).values(
+                source_id=self.source_id,
+                flow_id=flow_id,
+                run_id=run_id,
+                status="running",
+                started_at=started_at,
+                tags="[]",
+                system_tags="[]",
+                task_count=0,
+                sealed=False,
+            )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def write_tasks(
+        self,
+        run_pk: int,
+        changed: Sequence[TaskRecord],
+        stored: dict[tuple[str, str], StoredTask],
+    ) -> None:
+        t, a = s.tasks, s.attempts
+        by_task: dict[tuple[str, str], int] = {}
+        updates: list[dict[str, Any]] = []
+        inserts: list[dict[str, Any]] = []
+        for task in changed:
+            row = {
+                "step_name": task.step_name,
+                "task_id": task.task_id,
+                "task_key": task.task_key,
+                "status": task.status,
+                "status_reason": task.status_reason,
+                "caught": task.caught,
+                "attempt": task.attempt,
+                "started_at": task.started_at,
+                "finished_at": task.finished_at,
+                "duration_ms": task.duration_ms,
+                "foreach_label": task.foreach_label,
+                "fingerprint": task.fingerprint,
+            }
+            known = stored.get((task.step_name, task.task_id))
+            if known is None:
+                inserts.append({**row, "run_pk": run_pk})
+            else:
+                updates.append({**row, "b_pk": known.pk})
+                by_task[(task.step_name, task.task_id)] = known.pk
+        if updates:
+            columns = [k for k in updates[0] if k != "b_pk"]
+            self.conn.execute(
+                sa.update(t)
+                .where(t.c.pk == sa.bindparam("b_pk"))
+                .values({k: sa.bindparam(k) for k in columns}),
+                updates,
+            )
+            for chunk in _chunks([u["b_pk"] for u in updates], 500):
+                self.conn.execute(sa.delete(a).where(a.c.task_pk.in_(chunk)))
+        if inserts:
+            result = self.conn.execute(
+                sa.insert(t).returning(t.c.pk, sort_by_parameter_order=True), inserts
+            )
+            for row, pk in zip(inserts, result.scalars(), strict=True):
+                by_task[(row["step_name"], row["task_id"])] = int(pk)
+        attempt_rows = [
+            {
+                "task_pk": by_task[(task.step_name, task.task_id)],
+                "attempt": at.attempt,
+                "status": at.status,
+                "status_reason": at.status_reason,
+                "started_at": at.started_at,
+                "finished_at": at.finished_at,
+            }
+            for task in changed
+            for at in task.attempts
+        ]
+        if attempt_rows:
+            self.conn.execute(sa.insert(a), attempt_rows)
+
+    def delete_tasks(self, pks: Iterable[int]) -> None:
+        pk_list = list(pks)
+        for chunk in _chunks(pk_list, 500):
+            self.conn.execute(sa.delete(s.attempts).where(s.attempts.c.task_pk.in_(chunk)))
+            self.conn.execute(sa.delete(s.tasks).where(s.tasks.c.pk.in_(chunk)))
+
+    def summarize(self, run_pk: int) -> RunSummary:
+        """Aggregate every task of the run in SQL (index-backed, no rows shipped)."""
+        t = s.tasks
+        rows = self.conn.execute(
+            sa.select(
+                t.c.step_name,
+                t.c.status,
+                t.c.status_reason,
+                sa.func.count(),
+                sa.func.min(t.c.started_at),
+                sa.func.max(t.c.finished_at),
+            )
+            .where(t.c.run_pk == run_pk)
+            .group_by(t.c.step_name, t.c.status, t.c.status_reason)
+        )
+        steps: dict[str, StepSummary] = {}
+        reasons: set[str] = set()
+        total = 0
+        last_finished: int | None = None
+        for step_name, status, reason, count, started, finished in rows:
+            summary = steps.setdefault(
+                step_name,
+                StepSummary(
+                    step_name, {"pending": 0, "running": 0, "completed": 0, "failed": 0}, None, None
+                ),
+            )
+            summary.counts[status] = summary.counts.get(status, 0) + int(count)
+            if started is not None:
+                summary.started_at = (
+                    started if summary.started_at is None else min(summary.started_at, started)
+                )
+            if finished is not None:
+                summary.finished_at = (
+                    finished if summary.finished_at is None else max(summary.finished_at, finished)
+                )
+                last_finished = finished if last_finished is None else max(last_finished, finished)
+            if status == "failed" and reason:
+                reasons.add(reason)
+            total += int(count)
+        first = self.conn.execute(
+            sa.select(t.c.step_name, t.c.task_id)
+            .where(t.c.run_pk == run_pk, t.c.status == "failed", t.c.finished_at.is_not(None))
+            .order_by(t.c.finished_at, t.c.pk)
+            .limit(1)
+        ).first()
+        return RunSummary(
+            steps=steps,
+            task_count=total,
+            failure_reasons=reasons,
+            first_failure=(first.step_name, first.task_id) if first else None,
+            last_finished_at=last_finished,
+        )
+
+    def end_task(self, run_pk: int, end_step: str) -> TaskRecord | None:
+        t = s.tasks
+        row = self.conn.execute(
+            sa.select(t).where(t.c.run_pk == run_pk, t.c.step_name == end_step).limit(1)
+        ).first()
+        if row is None:
+            return None
+        return TaskRecord(
+            step_name=row.step_name,
+            task_id=row.task_id,
+            status=row.status,
+            status_reason=row.status_reason,
+            caught=row.caught,
+            attempt=row.attempt,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            foreach_label=row.foreach_label,
+            fingerprint=row.fingerprint,
+        )
+
+    def write_steps(self, run_pk: int, steps: Sequence[StepRecord]) -> None:
+        self.conn.execute(sa.delete(s.steps).where(s.steps.c.run_pk == run_pk))
+        if steps:
+            self.conn.execute(
+                sa.insert(s.steps),
+                [{"run_pk": run_pk, **vars(step)} for step in steps],
+            )
+
+    def write_run(self, run_pk: int, run: RunRecord) -> None:
+        values: dict[str, Any] = {
+            "source_id": self.source_id,
+            "user": run.user,
+            "status": run.status,
+            "status_reason": run.status_reason,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "duration_ms": run.duration_ms,
+            "tags": _json(run.tags),
+            "system_tags": _json(run.system_tags),
+            "project": run.project,
+            "branch": run.branch,
+            "origin_run_id": run.origin_run_id,
+            "first_failure_step": run.first_failure_step,
+            "first_failure_task": run.first_failure_task,
+            "task_count": run.task_count,
+            "last_activity_at": run.last_activity_at,
+            "fingerprint": run.fingerprint,
+            "sealed": run.sealed,
+        }
+        if run.graph is not None:
+            values["graph"] = _json(run.graph)
+        if run.parameters is not None:
+            values["parameters"] = _json(run.parameters)
+        self.conn.execute(sa.update(s.runs).where(s.runs.c.pk == run_pk).values(values))
+        self._write_tags(run_pk, run.tags, run.system_tags)
+
+    def _write_tags(self, run_pk: int, tags: list[str], system_tags: list[str]) -> None:
+        rt = s.run_tags
+        # A tag the user set is a user tag even when it is also a system tag.
+        wanted = {tag: tag not in tags for tag in set(tags) | set(system_tags)}
+        have = {
+            row.tag: row.is_system
+            for row in self.conn.execute(
+                sa.select(rt.c.tag, rt.c.is_system).where(rt.c.run_pk == run_pk)
+            )
+        }
+        if have == wanted:
+            return
+        self.conn.execute(sa.delete(rt).where(rt.c.run_pk == run_pk))
+        if wanted:
+            self.conn.execute(
+                sa.insert(rt),
+                [
+                    {"run_pk": run_pk, "tag": tag, "is_system": is_system}
+                    for tag, is_system in wanted.items()
+                ],
+            )
+
+    def touch_run(self, run_pk: int, fingerprint: str | None) -> None:
+        self.conn.execute(
+            sa.update(s.runs).where(s.runs.c.pk == run_pk).values(fingerprint=fingerprint)
+        )
+
+
+def stored_runs(conn: Connection, source_id: int) -> dict[tuple[str, str], StoredRun]:
+    r = s.runs
+    rows = conn.execute(
+        sa.select(
+            r.c.pk,
+            r.c.flow_id,
+            r.c.run_id,
+            r.c.fingerprint,
+            r.c.sealed,
+            r.c.status,
+            r.c.graph.is_not(None).label("has_graph"),
+        ).where(r.c.source_id == source_id)
+    )
+    return {
+        (row.flow_id, row.run_id): StoredRun(
+            row.pk, row.fingerprint, bool(row.sealed), row.status, bool(row.has_graph)
+        )
+        for row in rows
+    }
+
+
+def delete_runs(conn: Connection, pks: Sequence[int]) -> None:
+    for chunk in _chunks(list(pks), 200):
+        task_pks = sa.select(s.tasks.c.pk).where(s.tasks.c.run_pk.in_(chunk))
+        conn.execute(sa.delete(s.attempts).where(s.attempts.c.task_pk.in_(task_pks)))
+        conn.execute(sa.delete(s.tasks).where(s.tasks.c.run_pk.in_(chunk)))
+        conn.execute(sa.delete(s.steps).where(s.steps.c.run_pk.in_(chunk)))
+        conn.execute(sa.delete(s.run_tags).where(s.run_tags.c.run_pk.in_(chunk)))
+        conn.execute(sa.delete(s.runs).where(s.runs.c.pk.in_(chunk)))
+
+
+def refresh_flows(conn: Connection, flow_ids: Iterable[str]) -> None:
+    """Recount the given flows (index-backed per flow) after their runs changed."""
+    r, f = s.runs, s.flows
+    for flow_id in set(flow_ids):
+        count = conn.execute(sa.select(sa.func.count()).where(r.c.flow_id == flow_id)).scalar() or 0
+        conn.execute(sa.delete(f).where(f.c.flow_id == flow_id))
+        if not count:
+            continue
+        last = conn.execute(
+            sa.select(r.c.pk, r.c.started_at)
+            .where(r.c.flow_id == flow_id)
+            .order_by(r.c.started_at.desc(), r.c.pk.desc())
+            .limit(1)
+        ).first()
+        conn.execute(
+            sa.insert(f).values(
+                flow_id=flow_id,
+                run_count=int(count),
+                last_run_pk=last.pk if last else None,
+                last_started_at=last.started_at if last else None,
+            )
+        )
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
