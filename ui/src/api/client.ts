@@ -57,7 +57,11 @@ async function getJson<T>(path: string, params: Params = {}, signal?: AbortSigna
     response = await fetch(url, { signal, headers: { Accept: 'application/json' } });
   } catch (err) {
     if (err instanceof DOMException && err.name === 'AbortError') throw err;
-    throw new ApiError(0, 'The flowscope server cannot be reached. Is `flowscope serve` running?', url);
+    throw new ApiError(
+      0,
+      'The flowscope server cannot be reached. Is `flowscope serve` running?',
+      url,
+    );
   }
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
@@ -125,7 +129,8 @@ export const api = {
     stream: LogStream,
     params: { attempt: number; start?: number; limit: number },
     signal?: AbortSignal,
-  ) => getJson<LogPage>(`${taskPath(t.flow, t.run, t.step, t.task)}/logs/${stream}`, params, signal),
+  ) =>
+    getJson<LogPage>(`${taskPath(t.flow, t.run, t.step, t.task)}/logs/${stream}`, params, signal),
   logSearch: (
     t: TaskRef,
     stream: LogStream,

@@ -1,0 +1,35 @@
+import type { Timeline } from '../api/types';
+
+export interface FixtureTask {
+  step: string;
+  id: string;
+  label?: string;
+  status?: string;
+  /** [start, end|null, status] per attempt, in seconds from 0. */
+  attempts: [number, number | null, string][];
+}
+
+/** A columnar timeline as the server sends it, from a readable list of tasks. */
+export function timelineFixture(steps: string[], tasks: FixtureTask[]): Timeline {
+  const t: Timeline = {
+    steps,
+    tasks: { step: [], task_id: [], foreach_label: [], status: [] },
+    attempts: { task: [], attempt: [], status: [], started_at: [], finished_at: [] },
+  };
+  tasks.forEach((task, i) => {
+    t.tasks.step.push(steps.indexOf(task.step));
+    t.tasks.task_id.push(task.id);
+    t.tasks.foreach_label.push(task.label ?? null);
+    const lastStatus = task.attempts.at(-1)?.[2] ?? 'pending';
+    t.tasks.status.push(task.status ?? lastStatus);
+    // Attempts listed in reverse to check that the model sorts them.
+    [...task.attempts].reverse().forEach(([s, e, status], k) => {
+      t.attempts.task.push(i);
+      t.attempts.attempt.push(task.attempts.length - 1 - k);
+      t.attempts.status.push(status);
+      t.attempts.started_at.push(s * 1000);
+      t.attempts.finished_at.push(e === null ? null : e * 1000);
+    });
+  });
+  return t;
+}

@@ -1,0 +1,71 @@
+// The visible time window and its mapping to pixels: pure, so zoom and pan are testable.
+
+export interface TimeView {
+  start: number;
+  end: number;
+}
+
+export const MIN_SPAN_MS = 10;
+
+export function timeToX(v: TimeView, width: number, t: number): number {
+  return ((t - v.start) / (v.end - v.start)) * width;
+}
+
+export function xToTime(v: TimeView, width: number, x: number): number {
+  return v.start + (x / Math.max(1, width)) * (v.end - v.start);
+}
+
+/** The whole run with a little air on both sides. */
+export function fitView(bounds: TimeView): TimeView {
+  const span = Math.max(bounds.end - bounds.start, MIN_SPAN_MS);
+  const pad = span * 0.02;
+  return { start: bounds.start - pad, end: bounds.start + span + pad };
+}
+
+/** Keeps a view inside the run (with the fit padding) without changing its span if it fits. */
+export function clampView(v: TimeView, bounds: TimeView): TimeView {
+  const outer = fitView(bounds);
+  const span = Math.min(Math.max(v.end - v.start, MIN_SPAN_MS), outer.end - outer.start);
+  let start = v.start;
+  if (start < outer.start) start = outer.start;
+  if (start + span > outer.end) start = outer.end - span;
+  return { start, end: start + span };
+}
+
+/** Zoom by `factor` (< 1 zooms in) keeping time `anchor` at the same pixel. */
+export function zoomView(v: TimeView, factor: number, anchor: number, bounds: TimeView): TimeView {
+  const span = v.end - v.start;
+  const next = Math.max(span * factor, MIN_SPAN_MS);
+  const frac = span > 0 ? (anchor - v.start) / span : 0.5;
+  const start = anchor - frac * next;
+  return clampView({ start, end: start + next }, bounds);
+}
+
+export function panView(v: TimeView, deltaMs: number, bounds: TimeView): TimeView {
+  return clampView({ start: v.start + deltaMs, end: v.end + deltaMs }, bounds);
+}
+
+const NICE_STEPS = [
+  1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000,
+  300_000, 600_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000,
+  86_400_000, 172_800_000, 604_800_000,
+];
+
+/**
+ * Axis ticks, relative to `origin` (the run start), at a round step that leaves at least
+ * `minPx` pixels between labels.
+ */
+export function niceTicks(
+  v: TimeView,
+  width: number,
+  origin: number,
+  minPx = 80,
+): { step: number; ticks: number[] } {
+  const span = v.end - v.start;
+  const wanted = (span * minPx) / Math.max(1, width);
+  const step = NICE_STEPS.find((s) => s >= wanted) ?? Math.ceil(wanted / 604_800_000) * 604_800_000;
+  const first = Math.ceil((v.start - origin) / step) * step + origin;
+  const ticks: number[] = [];
+  for (let t = first; t <= v.end && ticks.length < 1000; t += step) ticks.push(t);
+  return { step, ticks };
+}
