@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from flowscope.local_files import attempt_of, mtime_ns, read_json, scandir, to_int
 from flowscope.status import AttemptFacts
 
 log = logging.getLogger(__name__)
@@ -31,15 +30,6 @@ STATUS_FIELDS = frozenset(
 ATTEMPT_FILE = re.compile(r"^(?P<n>\d+)\.(?P<kind>attempt\.json|runtime|DONE\.lock|data\.json)$")
 
 ValueLoader = Callable[[str, str], Any]  # (flow_id, sha) -> unpickled value (safely)
-
-
-@dataclass
-class MetadataEntry:
-    field_name: str
-    value: str | None
-    type: str | None
-    attempt: int | None
-    ts_epoch: int | None
 
 
 @dataclass
@@ -72,24 +62,6 @@ class RunExtras:
     parameters: dict[str, str] = field(default_factory=dict)
 
 
-def read_json(path: Path) -> Any:
-    """A JSON file's content, or None when it is missing, partial or not JSON."""
-    try:
-        return orjson.loads(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except (OSError, orjson.JSONDecodeError) as exc:
-        log.warning("skipping unreadable file %s: %s", path, exc)
-        return None
-
-
-def mtime_ns(path: Path) -> int | None:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return None
-
-
 def read_run_header(run_dir: Path, flow_id: str) -> RunHeader | None:
     record = read_json(run_dir / META / "_self.json")
     if not isinstance(record, dict):
@@ -98,7 +70,7 @@ def read_run_header(run_dir: Path, flow_id: str) -> RunHeader | None:
         flow_id=flow_id,
         run_id=run_dir.name,
         user=record.get("user_name"),
-        started_at=_int(record.get("ts_epoch")),
+        started_at=to_int(record.get("ts_epoch")),
         tags=[str(t) for t in record.get("tags") or []],
         system_tags=[str(t) for t in record.get("system_tags") or []],
     )
@@ -128,12 +100,12 @@ def read_task(
     last_change = 0
 
     meta_dir = task_dir / META
-    for entry in _scandir(meta_dir):
+    for entry in scandir(meta_dir):
         last_change = max(last_change, _entry_mtime_ms(entry))
         if entry.name == "_self.json":
             record = read_json(Path(entry.path))
             if isinstance(record, dict):
-                created_at = _int(record.get("ts_epoch"))
+                created_at = to_int(record.get("ts_epoch"))
             continue
         match = SYSMETA.match(entry.name)
         if not match or match["field"] not in STATUS_FIELDS:
@@ -142,11 +114,11 @@ def read_task(
         if not isinstance(record, dict):
             continue
         name = match["field"]
-        attempt = _attempt_of(record)
-        ts = _int(record.get("ts_epoch")) or int(match["ts"])
+        attempt = attempt_of(record)
+        ts = to_int(record.get("ts_epoch")) or int(match["ts"])
         value = record.get("value")
         if name == "attempt":
-            number = _int(value)
+            number = to_int(value)
             if number is not None:
                 started[number] = min(ts, started.get(number, ts))
         elif name == "attempt-done" and attempt is not None:
@@ -160,7 +132,7 @@ def read_task(
 
     data_files: dict[int, Path] = {}
     done_locks: set[int] = set()
-    for entry in _scandir(task_dir):
+    for entry in scandir(task_dir):
         last_change = max(last_change, _entry_mtime_ms(entry))
         match = ATTEMPT_FILE.match(entry.name)
         if not match:
@@ -248,40 +220,17 @@ def read_run_extras(run_dir: Path, flow_id: str, load_value: ValueLoader) -> Run
 
 def read_origin_run_id(run_dir: Path) -> str | None:
     """`origin-run-id` as `resume` records it on the run's tasks."""
-    for step_dir in _scandir(run_dir):
+    for step_dir in scandir(run_dir):
         if step_dir.name in (META, PARAMETERS_STEP) or not step_dir.is_dir():
             continue
-        for task_dir in _scandir(Path(step_dir.path)):
-            for entry in _scandir(Path(task_dir.path) / META):
+        for task_dir in scandir(Path(step_dir.path)):
+            for entry in scandir(Path(task_dir.path) / META):
                 if entry.name.startswith("sysmeta_origin-run-id_"):
                     record = read_json(Path(entry.path))
                     value = record.get("value") if isinstance(record, dict) else None
                     return str(value) if value not in (None, "None", "") else None
             return None
     return None
-
-
-def read_task_metadata(task_dir: Path) -> list[MetadataEntry]:
-    """Every metadata entry of a task, oldest first, as the client's `Task.metadata`."""
-    entries: list[MetadataEntry] = []
-    for entry in _scandir(task_dir / META):
-        if not SYSMETA.match(entry.name):
-            continue
-        record = read_json(Path(entry.path))
-        if not isinstance(record, dict):
-            continue
-        value = record.get("value")
-        entries.append(
-            MetadataEntry(
-                field_name=str(record.get("field_name")),
-                value=value if isinstance(value, str) or value is None else _json_text(value),
-                type=record.get("type"),
-                attempt=_attempt_of(record),
-                ts_epoch=_int(record.get("ts_epoch")),
-            )
-        )
-    entries.sort(key=lambda e: (e.ts_epoch or 0, e.field_name))
-    return entries
 
 
 _UNREADABLE = object()
@@ -305,36 +254,11 @@ def _objects(data_json: Path | None) -> dict[str, str]:
     return objects if isinstance(objects, dict) else {}
 
 
-def _scandir(path: Path) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(path) as it:
-            return list(it)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    except OSError as exc:
-        log.warning("cannot list %s: %s", path, exc)
-        return []
-
-
 def _entry_mtime_ms(entry: os.DirEntry[str]) -> int:
     try:
         return entry.stat().st_mtime_ns // 1_000_000
     except OSError:
         return 0
-
-
-def _attempt_of(record: dict[str, Any]) -> int | None:
-    for tag in record.get("tags") or []:
-        if isinstance(tag, str) and tag.startswith("attempt_id:"):
-            return _int(tag.partition(":")[2])
-    return None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _as_bool(value: Any) -> bool | None:
@@ -344,7 +268,3 @@ def _as_bool(value: Any) -> bool | None:
 def _short_repr(value: Any, limit: int = 500) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _json_text(value: Any) -> str:
-    return orjson.dumps(value).decode()

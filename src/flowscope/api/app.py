@@ -1,0 +1,116 @@
+"""The ASGI application: the public API under /api/v1 and the single-page UI at /."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.routing import Mount
+
+from flowscope import __version__
+from flowscope.api.context import AppContext
+from flowscope.api.responses import FastJSON
+from flowscope.api.routes import artifacts, cards, health, logs, runs, tasks
+from flowscope.datastore import NotFoundError
+from flowscope.store import BadCursor
+
+API_PREFIX = "/api/v1"
+UI_DIR = Path(__file__).resolve().parent.parent / "web" / "dist"
+BASE_HREF = re.compile(rb'<base href="[^"]*"\s*/?>')
+
+NO_UI_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>flowscope</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto">
+<h1>flowscope</h1><p>The API is running at <a href="{base}api/v1/health">{base}api/v1/</a>,
+but this installation has no web UI build.</p>
+<p>Build it from a clone of flowscope with Node.js 20+:</p>
+<pre>cd ui &amp;&amp; npm ci &amp;&amp; npm run build</pre>
+<p>or reinstall with <code>pip install .</code>, which builds it for you.</p></body></html>"""
+
+
+def create_api(ctx: AppContext) -> FastAPI:
+    api = FastAPI(
+        title="flowscope",
+        version=__version__,
+        description="Monitoring API for Metaflow runs. See docs/API.md.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    api.state.ctx = ctx
+    for module in (health, runs, tasks, artifacts, logs, cards):
+        api.include_router(module.router, prefix=API_PREFIX)
+
+    @api.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> Response:
+        return FastJSON({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+        )
+        return FastJSON({"error": f"invalid request: {problems}"}, status_code=422)
+
+    @api.exception_handler(BadCursor)
+    async def bad_cursor(_request: Request, exc: BadCursor) -> Response:
+        return FastJSON({"error": str(exc)}, status_code=400)
+
+    @api.exception_handler(NotFoundError)
+    async def not_found(_request: Request, exc: NotFoundError) -> Response:
+        return FastJSON({"error": str(exc) or "not found"}, status_code=404)
+
+    @api.api_route(
+        API_PREFIX + "/{rest:path}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
+    async def unknown_api(rest: str) -> Response:
+        return FastJSON({"error": f"no such endpoint: {API_PREFIX}/{rest}"}, status_code=404)
+
+    _mount_ui(api, ctx)
+    return api
+
+
+def _mount_ui(api: FastAPI, ctx: AppContext) -> None:
+    ui_dir = ctx.ui_dir or UI_DIR
+    base = ctx.base_path
+
+    @api.get("/{path:path}", include_in_schema=False)
+    async def ui(path: str) -> Response:
+        index = ui_dir / "index.html"
+        if not index.is_file():
+            return HTMLResponse(NO_UI_PAGE.format(base=base), headers={"Cache-Control": "no-store"})
+        if path.startswith("assets/"):
+            asset = (ui_dir / path).resolve()
+            if asset.is_file() and asset.is_relative_to(ui_dir.resolve()):
+                # Hashed names: a new build gets new names, so these never go stale.
+                return FileResponse(
+                    asset, headers={"Cache-Control": "public, max-age=31536000, immutable"}
+                )
+            return FastJSON({"error": "not found"}, status_code=404)
+        top = (ui_dir / path).resolve()
+        if path and "/" not in path and top.is_file() and top.is_relative_to(ui_dir.resolve()):
+            return FileResponse(top, headers={"Cache-Control": "no-cache"})
+        html = BASE_HREF.sub(f'<base href="{base}" />'.encode(), index.read_bytes())
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+def create_app(ctx: AppContext) -> FastAPI:
+    """The app, mounted under `ctx.base_path` when flowscope sits behind a path prefix."""
+    ctx.base_path = "/" + ctx.base_path.strip("/") + "/" if ctx.base_path.strip("/") else "/"
+    inner = create_api(ctx)
+    if ctx.base_path == "/":
+        return inner
+    outer = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    outer.state.ctx = ctx
+    prefix = ctx.base_path.rstrip("/")
+
+    @outer.get(prefix, include_in_schema=False)
+    async def to_slash() -> Response:
+        return Response(status_code=307, headers={"Location": ctx.base_path})
+
+    outer.router.routes.append(Mount(prefix, app=inner))
+    return outer

@@ -1,0 +1,37 @@
+"""What the API needs from the rest of the program, handed over at start-up."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flowscope.datastore.local import LocalDatastore
+from flowscope.store import RunRef, Store
+
+
+@dataclass
+class IndexStatus:
+    """Set by whoever feeds the store; read by /health."""
+
+    ready: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class AppContext:
+    store: Store
+    index: IndexStatus = field(default_factory=IndexStatus)
+    base_path: str = "/"
+    ui_dir: Path | None = None
+    _datastores: dict[str, LocalDatastore] = field(default_factory=dict)
+
+    def datastore_for(self, ref: RunRef) -> LocalDatastore | None:
+        """The reader of logs, artifacts and cards for a run's source, if it has one."""
+        if ref.source_kind != "local":
+            return None
+        found = self._datastores.get(ref.source_location)
+        if found is None:
+            found = self._datastores[ref.source_location] = LocalDatastore(
+                Path(ref.source_location)
+            )
+        return found

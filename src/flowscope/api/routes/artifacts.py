@@ -1,0 +1,82 @@
+"""Artifacts of a task attempt, with previews that never run an untrusted pickle."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from flowscope.api.deps import Datastore, Run, TaskRow, pick_attempt
+from flowscope.api.models import ArtifactDetail, ArtifactPage
+from flowscope.api.responses import FastJSON, page
+from flowscope.datastore import DatastoreError
+from flowscope.datastore import preview as previews
+
+router = APIRouter(tags=["artifacts"])
+
+TASK = "/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}"
+PREVIEW_MAX_BYTES = 20_000_000
+
+
+@router.get(TASK + "/artifacts", response_model=ArtifactPage)
+def list_artifacts(
+    ref: Run,
+    task: TaskRow,
+    datastore: Datastore,
+    attempt: Annotated[int | None, Query(ge=0)] = None,
+    include_private: bool = False,
+) -> FastJSON:
+    number = pick_attempt(task, attempt)
+    found = datastore.list_artifacts(
+        ref.flow_id, ref.run_id, task["step_name"], task["task_id"], number
+    )
+    items = [
+        {"name": a.name, "type": a.type, "size": a.size, "sha": a.sha}
+        for a in sorted(found, key=lambda a: a.name)
+        if include_private or not a.name.startswith("_")
+    ]
+    return page(items, None)
+
+
+@router.get(TASK + "/artifacts/{name}", response_model=ArtifactDetail)
+def get_artifact(
+    ref: Run,
+    task: TaskRow,
+    datastore: Datastore,
+    name: str,
+    attempt: Annotated[int | None, Query(ge=0)] = None,
+) -> FastJSON:
+    number = pick_attempt(task, attempt)
+    found = {
+        a.name: a
+        for a in datastore.list_artifacts(
+            ref.flow_id, ref.run_id, task["step_name"], task["task_id"], number
+        )
+    }
+    artifact = found.get(name)
+    if artifact is None:
+        raise HTTPException(404, f"artifact {name} not found")
+    pathspec = f"{ref.flow_id}/{ref.run_id}/{task['step_name']}/{task['task_id']}"
+    body = {
+        "name": name,
+        "type": artifact.type,
+        "size": artifact.size,
+        "previewable": False,
+        "preview": None,
+        "preview_kind": None,
+        "preview_data": None,
+        "load_snippet": previews.load_snippet(pathspec, name, number),
+    }
+    try:
+        value = datastore.load_artifact_value(ref.flow_id, artifact.sha, PREVIEW_MAX_BYTES)
+    except DatastoreError as exc:
+        body["preview"] = str(exc)
+        return FastJSON(body)
+    made = previews.make_preview(value)
+    body.update(
+        previewable=True,
+        preview=made.preview,
+        preview_kind=made.preview_kind,
+        preview_data=made.preview_data,
+    )
+    return FastJSON(body)

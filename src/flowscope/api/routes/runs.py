@@ -1,0 +1,104 @@
+"""Flows and runs: the lists a user starts from, and one run with its graph and steps."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+
+from flowscope.api.deps import Ctx, Run
+from flowscope.api.models import Dag, FlowPage, RunDetail, RunPage, StepPage, Timeline
+from flowscope.api.responses import FastJSON, page
+from flowscope.store import RunFilters
+
+router = APIRouter(tags=["runs"])
+
+RunOrder = Literal[
+    "-started_at", "started_at", "-finished_at", "-duration_ms", "duration_ms", "finished_at"
+]
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+@router.get("/flows", response_model=FlowPage)
+def list_flows(ctx: Ctx, limit: Limit = 100, cursor: str | None = None) -> FastJSON:
+    items, next_cursor = ctx.store.list_flows(limit, cursor)
+    return page(items, next_cursor)
+
+
+@router.get("/runs", response_model=RunPage)
+def list_runs(
+    ctx: Ctx,
+    flow_id: str | None = None,
+    user: str | None = None,
+    tag: Annotated[list[str] | None, Query()] = None,
+    status: Literal["running", "completed", "failed"] | None = None,
+    started_after: Annotated[int | None, Query(description="epoch ms, inclusive")] = None,
+    started_before: Annotated[int | None, Query(description="epoch ms, exclusive")] = None,
+    project: str | None = None,
+    branch: str | None = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="substring of flow or run id")
+    ] = None,
+    order: RunOrder = "-started_at",
+    limit: Limit = 100,
+    cursor: str | None = None,
+) -> FastJSON:
+    filters = RunFilters(
+        flow_id=flow_id,
+        user=user,
+        tags=tag or (),
+        status=status,
+        started_after=started_after,
+        started_before=started_before,
+        project=project,
+        branch=branch,
+        q=q,
+    )
+    items, next_cursor = ctx.store.list_runs(filters, order, limit, cursor)
+    return page(items, next_cursor)
+
+
+@router.get("/flows/{flow_id}/runs/{run_id}", response_model=RunDetail)
+def get_run(ctx: Ctx, ref: Run) -> FastJSON:
+    run = ctx.store.get_run(ref)
+    if run is None:  # deleted between lookup and read
+        raise HTTPException(404, f"run {ref.flow_id}/{ref.run_id} not found")
+    return FastJSON(run)
+
+
+@router.get("/flows/{flow_id}/runs/{run_id}/dag", response_model=Dag)
+def get_dag(ref: Run) -> FastJSON:
+    if not ref.graph:
+        raise HTTPException(404, f"run {ref.flow_id}/{ref.run_id} has no graph recorded yet")
+    return FastJSON(dag_of(ref.graph))
+
+
+def dag_of(graph: dict[str, Any]) -> dict[str, Any]:
+    steps: dict[str, Any] = {}
+    for name, info in (graph.get("steps") or {}).items():
+        if not isinstance(info, dict):
+            continue
+        steps[name] = {
+            "type": str(info.get("type", "linear")),
+            "next": [str(n) for n in info.get("next") or []],
+            "doc": str(info.get("doc") or ""),
+            "foreach_artifact": info.get("foreach_artifact"),
+            "matching_join": info.get("matching_join"),
+            "switch_cases": info.get("switch_cases"),
+        }
+    return {
+        "steps": steps,
+        "structure": graph.get("graph_structure") or [],
+        "start_step": str(graph.get("start_step") or "start"),
+        "end_step": str(graph.get("end_step") or "end"),
+    }
+
+
+@router.get("/flows/{flow_id}/runs/{run_id}/steps", response_model=StepPage)
+def list_steps(ctx: Ctx, ref: Run) -> FastJSON:
+    return page(ctx.store.list_steps(ref), None)
+
+
+@router.get("/flows/{flow_id}/runs/{run_id}/timeline", response_model=Timeline)
+def timeline(ctx: Ctx, ref: Run) -> FastJSON:
+    return FastJSON(ctx.store.timeline(ref))

@@ -1,0 +1,79 @@
+"""Tasks of a run: the paged list, and one task with its attempts, metadata and error."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from flowscope.api.deps import Ctx, Run, TaskRow
+from flowscope.api.models import TaskDetail, TaskPage
+from flowscope.api.responses import FastJSON, page
+from flowscope.datastore.exceptions import find_exception
+from flowscope.datastore.task_metadata import read_task_metadata
+
+router = APIRouter(tags=["tasks"])
+
+TaskOrder = Literal[
+    "task_id",
+    "-task_id",
+    "started_at",
+    "-started_at",
+    "finished_at",
+    "-finished_at",
+    "duration_ms",
+    "-duration_ms",
+]
+TaskStatus = Literal["pending", "running", "completed", "failed"]
+
+
+@router.get("/flows/{flow_id}/runs/{run_id}/tasks", response_model=TaskPage)
+def list_tasks(
+    ctx: Ctx,
+    ref: Run,
+    step_name: str | None = None,
+    status: TaskStatus | None = None,
+    order: TaskOrder = "task_id",
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    cursor: str | None = None,
+) -> FastJSON:
+    items, next_cursor = ctx.store.list_tasks(ref, step_name, status, order, limit, cursor)
+    return page(items, next_cursor)
+
+
+@router.get(
+    "/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}",
+    response_model=TaskDetail,
+)
+def get_task(ctx: Ctx, ref: Run, task: TaskRow) -> FastJSON:
+    detail: dict[str, Any] = dict(task)
+    detail["metadata"] = []
+    detail["exception"] = None
+    datastore = ctx.datastore_for(ref)
+    if datastore is not None:
+        path = datastore.task_path(ref.flow_id, ref.run_id, task["step_name"], task["task_id"])
+        detail["metadata"] = [vars(m) for m in read_task_metadata(path)]
+        detail["exception"] = _exception(datastore, ref.flow_id, ref.run_id, task)
+    return FastJSON(detail)
+
+
+def _exception(datastore: Any, flow_id: str, run_id: str, task: dict[str, Any]) -> Any:
+    """The traceback of the latest failed attempt (or of the one @catch caught)."""
+    failed = [a for a in task["attempts"] if a["status"] == "failed"]
+    if task["caught"] and task["attempts"]:
+        failed.append(task["attempts"][-1])
+    if not failed:
+        return None
+    attempt = failed[-1]["attempt"]
+    lines = datastore.read_log(
+        flow_id, run_id, task["step_name"], task["task_id"], attempt, "stderr"
+    )
+    found = find_exception([line.text for line in lines])
+    if found is None:
+        return None
+    return {
+        "type": found.type,
+        "message": found.message,
+        "traceback": found.traceback,
+        "attempt": attempt,
+    }

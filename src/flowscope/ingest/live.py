@@ -1,0 +1,98 @@
+"""Keeping the index current while `flowscope serve` runs.
+
+File-system events (inotify through watchfiles, or its polling mode on file systems
+without events) name the runs that changed; those are re-read at once. Unfinished runs
+are also re-read every `LIVENESS_EVERY_S` seconds, since a process dying writes nothing,
+and a full pass every `FULL_PASS_EVERY_S` seconds catches anything an event missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import watchfiles
+
+from flowscope.ingest.local_indexer import NOT_FLOWS, LocalIndexer
+
+log = logging.getLogger(__name__)
+
+LIVENESS_EVERY_S = 2.0
+FULL_PASS_EVERY_S = 60.0
+
+
+class LiveIndexer:
+    def __init__(self, indexer: LocalIndexer, ready: threading.Event, poll: bool = False) -> None:
+        self.indexer = indexer
+        self.ready = ready
+        self.poll = poll
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="flowscope-indexer", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout)
+
+    def _run(self) -> None:
+        stats = self.indexer.index_once()
+        log.info("indexed %d runs in %.2fs", stats.runs_seen, stats.seconds)
+        self.ready.set()
+        while not self.stop_event.is_set():
+            try:
+                self._follow()
+            except Exception:  # the watcher must outlive any one failure
+                log.exception("indexer loop failed; retrying with polling")
+                self.poll = True
+                self.stop_event.wait(1.0)
+
+    def _follow(self) -> None:
+        root = self.indexer.root
+        while not root.is_dir() and not self.stop_event.is_set():
+            self.stop_event.wait(1.0)  # the datastore appears with the first run
+        last_liveness = last_full = time.monotonic()
+        for changes in watchfiles.watch(
+            root,
+            stop_event=self.stop_event,
+            yield_on_timeout=True,
+            rust_timeout=int(LIVENESS_EVERY_S * 1000),
+            debounce=150,
+            step=50,
+            force_polling=self.poll,
+            poll_delay_ms=500,
+            recursive=True,
+            ignore_permission_denied=True,
+        ):
+            runs = runs_touched(root, (path for _, path in changes))
+            if runs:
+                self.indexer.index_runs(sorted(runs))
+            now = time.monotonic()
+            if now - last_full >= FULL_PASS_EVERY_S:
+                self.indexer.index_once()
+                last_full = last_liveness = now
+            elif now - last_liveness >= LIVENESS_EVERY_S:
+                unsealed = [key for key in self.indexer.unsealed_runs() if key not in runs]
+                if unsealed:
+                    self.indexer.index_runs(unsealed)
+                last_liveness = now
+
+
+def runs_touched(root: Path, paths: Iterable[str]) -> set[tuple[str, str]]:
+    """The (flow, run) pairs whose folders the changed paths lie in."""
+    runs: set[tuple[str, str]] = set()
+    for raw in paths:
+        try:
+            parts = Path(raw).relative_to(root).parts
+        except ValueError:
+            continue
+        if len(parts) < 2 or parts[0] in NOT_FLOWS or parts[0].startswith("."):
+            continue
+        if parts[1] in ("_meta", "data", "latest_run"):
+            continue
+        runs.add((parts[0], parts[1]))
+    return runs

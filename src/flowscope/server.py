@@ -1,0 +1,48 @@
+"""Wiring for `flowscope serve`: store, live indexer and HTTP server in one process."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from flowscope.api.app import create_app
+from flowscope.api.context import AppContext
+from flowscope.ingest.live import LiveIndexer
+from flowscope.ingest.local_indexer import LocalIndexer
+from flowscope.ingest.locate import find_datastore
+from flowscope.store import Store
+
+
+def build(
+    root: str | None, db_url: str, base_path: str = "/", poll: bool = False
+) -> tuple[AppContext, LiveIndexer | None]:
+    store = Store(db_url)
+    ctx = AppContext(store=store, base_path=base_path)
+    datastore = find_datastore(root)
+    if datastore is None or (root is None and not datastore.is_dir()):
+        # Nothing to index: serve what the store already holds.
+        ctx.index.ready.set()
+        return ctx, None
+    live = LiveIndexer(LocalIndexer(store, datastore), ctx.index.ready, poll=poll)
+    return ctx, live
+
+
+def serve(
+    root: str | None, db_url: str, host: str, port: int, base_path: str = "/", poll: bool = False
+) -> int:
+    ctx, live = build(root, db_url, base_path, poll)
+    app = create_app(ctx)
+    if live is not None:
+        live.start()
+        print(f"flowscope: indexing {live.indexer.root}", file=sys.stderr)
+    else:
+        print("flowscope: no Metaflow datastore here; serving the existing index", file=sys.stderr)
+    print(f"flowscope: open http://{host}:{port}{ctx.base_path}", file=sys.stderr)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if live is not None:
+            live.stop()
+        ctx.store.close()
+    return 0
