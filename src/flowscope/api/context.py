@@ -5,9 +5,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flowscope.datastore.local import LocalDatastore
 from flowscope.store import RunRef, Store
+
+if TYPE_CHECKING:
+    from flowscope.datastore.local import LocalDatastore
 
 
 @dataclass
@@ -31,6 +34,8 @@ class AppContext:
             return None
         found = self._datastores.get(ref.source_location)
         if found is None:
+            from flowscope.datastore.local import LocalDatastore
+
             found = self._datastores[ref.source_location] = LocalDatastore(
                 Path(ref.source_location)
             )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request
 
 from flowscope.api.context import AppContext
-from flowscope.datastore.local import LocalDatastore
 from flowscope.store import RunRef
+
+if TYPE_CHECKING:
+    from flowscope.datastore.local import LocalDatastore
 
 
 def context(request: Request) -> AppContext:
@@ -57,7 +59,7 @@ def datastore(ctx: Ctx, ref: Run) -> LocalDatastore:
     return found
 
 
-Datastore = Annotated[LocalDatastore, Depends(datastore)]
+Datastore = Annotated["LocalDatastore", Depends(datastore)]
 
 
 def pick_attempt(task: dict[str, Any], attempt: int | None) -> int:

@@ -1,0 +1,104 @@
+"""Shared fixtures: real Metaflow runs, real SQLite files and a real PostgreSQL server.
+
+The store fixtures are parametrised over both databases. PostgreSQL is the local server
+on 127.0.0.1:5432 (or FLOWSCOPE_TEST_PG_URL); each test session makes its own database.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from starlette.testclient import TestClient
+
+from flowscope.api.app import create_app
+from flowscope.api.context import AppContext
+from flowscope.ingest.local_indexer import LocalIndexer
+from flowscope.store import Store
+from tests.fixtures_runs import fixture_sysroot, run_fixture_flows
+
+PG_ADMIN_URL = os.environ.get(
+    "FLOWSCOPE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture(scope="session")
+def fixture_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sysroot holding every fixture run (made once per session)."""
+    sysroot = fixture_sysroot(tmp_path_factory.mktemp("mf-fixtures"))
+    run_fixture_flows(sysroot)
+    return sysroot
+
+
+@pytest.fixture(scope="session")
+def fixture_runs(fixture_root: Path) -> dict[str, str]:
+    """fixture name -> `Flow/run_id` of the real run."""
+    return run_fixture_flows(fixture_root)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session; its URL."""
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"flowscope_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:  # pragma: no cover - CI always has PostgreSQL
+        pytest.fail(f"PostgreSQL is required for the test suite ({PG_ADMIN_URL}): {exc}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(
+            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+            {"n": name},
+        )
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+def _fresh_pg(pg_server: str) -> str:
+    """An empty schema in the session database, reached through search_path."""
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(pg_server)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return f"{pg_server}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'index.sqlite'}"
+    return _fresh_pg(request.getfixturevalue("pg_server"))
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    opened = Store(store_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="session")
+def indexed_store(fixture_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """One SQLite index of every fixture run, shared by the read-only API tests."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('index') / 'index.sqlite'}"
+    opened = Store(url)
+    stats = LocalIndexer(opened, fixture_root / ".metaflow").index_once()
+    assert stats.errors == 0
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="session")
+def api(indexed_store: Store) -> Iterator[TestClient]:
+    ctx = AppContext(store=indexed_store)
+    ctx.index.ready.set()
+    with TestClient(create_app(ctx)) as client:
+        yield client
