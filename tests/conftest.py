@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
+from tests.fixtures_runs import fixture_sysroot, run_fixture_flows
 
 from flowscope.api.app import create_app
 from flowscope.api.context import AppContext
 from flowscope.ingest.local_indexer import LocalIndexer
 from flowscope.store import Store
-from tests.fixtures_runs import fixture_sysroot, run_fixture_flows
 
 PG_ADMIN_URL = os.environ.get(
     "FLOWSCOPE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
