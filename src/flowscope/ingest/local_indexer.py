@@ -316,7 +316,8 @@ class LocalIndexer:
             status_reason=task.reason.value if task.reason else None,
             caught=is_caught(verdicts[-1] if verdicts else None, snapshot.succeeded),
             attempt=facts[-1].attempt if facts else 0,
-            started_at=attempts[0].started_at if attempts else None,
+            # As the client's Task.created_at: when the runtime registered the task.
+            started_at=snapshot.created_at or (attempts[0].started_at if attempts else None),
             finished_at=attempts[-1].finished_at if attempts and over else None,
             foreach_label=snapshot.foreach_label,
             fingerprint=fingerprint,
