@@ -170,10 +170,18 @@ export function useScriptName(flow: string, run: string, startStep: string | und
   return useQuery({
     queryKey: [...keys.run(flow, run), 'script-name', startStep ?? 'start'],
     queryFn: async ({ signal }) => {
-      const page = await api.tasks(flow, run, { step_name: startStep ?? 'start', limit: 1 }, signal);
+      const page = await api.tasks(
+        flow,
+        run,
+        { step_name: startStep ?? 'start', limit: 1 },
+        signal,
+      );
       const first = page.items[0];
       if (!first) return null;
-      const detail = await api.task({ flow, run, step: first.step_name, task: first.task_id }, signal);
+      const detail = await api.task(
+        { flow, run, step: first.step_name, task: first.task_id },
+        signal,
+      );
       return detail.metadata.find((m) => m.field_name === 'script-name')?.value ?? null;
     },
     staleTime: Number.POSITIVE_INFINITY,

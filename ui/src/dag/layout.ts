@@ -196,7 +196,7 @@ export function layoutDag(input: DagInput): DagLayout {
       };
     }
     const laid = e.kind === 'back' ? g.edge(e.to, e.from) : g.edge(e.from, e.to);
-    const points = (laid?.points ?? []).map((p) => ({ x: p.x, y: p.y }));
+    const points = (laid?.points ?? []).map((p: Point) => ({ x: p.x, y: p.y }));
     return { ...e, points: e.kind === 'back' ? points.reverse() : points };
   });
   const graph = g.graph();

@@ -1,0 +1,37 @@
+export interface TabDef<T extends string> {
+  id: T;
+  label: string;
+  badge?: string | number | null;
+}
+
+export function Tabs<T extends string>({
+  tabs,
+  value,
+  onChange,
+  label,
+}: {
+  tabs: readonly TabDef<T>[];
+  value: T;
+  onChange: (id: T) => void;
+  label: string;
+}) {
+  return (
+    <div className="tabs" role="tablist" aria-label={label}>
+      {tabs.map((t) => (
+        <button
+          key={t.id}
+          type="button"
+          role="tab"
+          aria-selected={t.id === value}
+          className={t.id === value ? 'tab active' : 'tab'}
+          onClick={() => onChange(t.id)}
+        >
+          {t.label}
+          {t.badge !== undefined && t.badge !== null ? (
+            <span className="tab-badge">{t.badge}</span>
+          ) : null}
+        </button>
+      ))}
+    </div>
+  );
+}

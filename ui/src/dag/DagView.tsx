@@ -1,0 +1,219 @@
+import type { UseQueryResult } from '@tanstack/react-query';
+import { useMemo } from 'react';
+import type { Dag, Page, StepSummary } from '../api/types';
+import { ErrorState, Loading } from '../components/States';
+import { statusLabel } from '../components/Status';
+import { countsText, dagInput, edgePath, layoutDag, type PlacedNode } from './layout';
+
+const TYPE_LABEL: Record<string, string> = {
+  start: 'start',
+  end: 'end',
+  linear: '',
+  join: 'join',
+  'split-static': 'branch',
+  'split-foreach': 'foreach split',
+  'split-parallel': 'parallel split',
+  'split-switch': 'switch',
+};
+
+function StateBar({ node, width }: { node: PlacedNode; width: number }) {
+  const c = node.counts;
+  const total = node.total || 1;
+  let x = 0;
+  const parts: [string, number][] = [
+    ['completed', c.completed],
+    ['running', c.running],
+    ['failed', c.failed],
+    ['pending', c.pending],
+  ];
+  return (
+    <g>
+      <rect className="bar-bg" x={0} y={0} width={width} height={4} rx={2} />
+      {parts.map(([status, n]) => {
+        if (!n) return null;
+        const w = (n / total) * width;
+        const r = (
+          <rect
+            key={status}
+            className={`bar-${status}`}
+            x={x}
+            y={0}
+            width={Math.max(w, 1.5)}
+            height={4}
+          />
+        );
+        x += w;
+        return r;
+      })}
+    </g>
+  );
+}
+
+function Node({
+  node,
+  failed,
+  onOpen,
+}: {
+  node: PlacedNode;
+  failed: boolean;
+  onOpen: (step: string) => void;
+}) {
+  const x = node.x - node.width / 2;
+  const y = node.y - node.height / 2;
+  const kind = node.foreachOver
+    ? `foreach over ${node.foreachOver}`
+    : (TYPE_LABEL[node.type] ?? node.type);
+  const sub =
+    node.total > 1 || node.multi
+      ? countsText(node.counts)
+      : node.total === 1
+        ? statusLabel(node.status)
+        : 'not started';
+  return (
+    <g
+      className={`dag-node status-${node.status}${failed ? ' first-failure' : ''}`}
+      transform={`translate(${x},${y})`}
+      role="button"
+      tabIndex={0}
+      aria-label={`Step ${node.id}: ${sub}. Open its tasks.`}
+      data-step={node.id}
+      onClick={() => onOpen(node.id)}
+      onKeyDown={(e) => {
+        if (e.key === 'Enter' || e.key === ' ') {
+          e.preventDefault();
+          onOpen(node.id);
+        }
+      }}
+    >
+      <title>{node.doc ? `${node.id}: ${node.doc}` : node.id}</title>
+      {node.multi ? (
+        <>
+          <rect className="node-stack" x={8} y={8} width={node.width} height={node.height} rx={6} />
+          <rect className="node-stack" x={4} y={4} width={node.width} height={node.height} rx={6} />
+        </>
+      ) : null}
+      <rect className="node-box" width={node.width} height={node.height} rx={6} />
+      <rect className="node-edge" width={4} height={node.height} rx={2} />
+      <text className="node-name" x={14} y={22}>
+        {node.id}
+      </text>
+      {kind ? (
+        <text className="node-kind" x={node.width - 10} y={22} textAnchor="end">
+          {kind}
+        </text>
+      ) : null}
+      <text className="node-counts" x={14} y={42}>
+        {sub}
+      </text>
+      <g transform={`translate(14,${node.height - 14})`}>
+        <StateBar node={node} width={node.width - 28} />
+      </g>
+    </g>
+  );
+}
+
+export function DagView({
+  dag,
+  steps,
+  failedStep,
+  onOpenStep,
+}: {
+  dag: UseQueryResult<Dag>;
+  steps: UseQueryResult<Page<StepSummary>>;
+  failedStep: string | null;
+  onOpenStep: (step: string) => void;
+}) {
+  // Layout depends only on the graph; counts change while the run goes on.
+  const shape = useMemo(
+    () => (dag.data ? layoutDag(dagInput(dag.data, undefined)) : null),
+    [dag.data],
+  );
+  const input = useMemo(
+    () => (dag.data ? dagInput(dag.data, steps.data?.items) : null),
+    [dag.data, steps.data],
+  );
+  if (dag.isPending) return <Loading what="the DAG" />;
+  if (dag.isError)
+    return <ErrorState error={dag.error} what="the DAG" onRetry={() => void dag.refetch()} />;
+  if (!shape || !input) return null;
+  const byId = new Map(input.nodes.map((n) => [n.id, n] as const));
+  return (
+    <div className="dag-view">
+      <div className="dag-scroll">
+        <svg
+          className="dag"
+          width={shape.width + 16}
+          height={shape.height + 16}
+          viewBox={`0 0 ${shape.width + 16} ${shape.height + 16}`}
+          role="img"
+          aria-label="Flow DAG"
+        >
+          <defs>
+            <marker
+              id="arrow"
+              viewBox="0 0 10 10"
+              refX="9"
+              refY="5"
+              markerWidth="7"
+              markerHeight="7"
+              orient="auto-start-reverse"
+            >
+              <path d="M0,0 L10,5 L0,10 z" className="arrow-head" />
+            </marker>
+            <marker
+              id="arrow-back"
+              viewBox="0 0 10 10"
+              refX="9"
+              refY="5"
+              markerWidth="7"
+              markerHeight="7"
+              orient="auto-start-reverse"
+            >
+              <path d="M0,0 L10,5 L0,10 z" className="arrow-head back" />
+            </marker>
+          </defs>
+          {shape.edges.map((e) => (
+            <path
+              key={`${e.from}->${e.to}`}
+              className={`dag-edge ${e.kind}`}
+              d={edgePath(e.points)}
+              markerEnd={e.kind === 'forward' ? 'url(#arrow)' : 'url(#arrow-back)'}
+            />
+          ))}
+          {shape.nodes.map((n) => {
+            const live = byId.get(n.id);
+            return (
+              <Node
+                key={n.id}
+                node={live ? { ...live, x: n.x, y: n.y } : n}
+                failed={n.id === failedStep}
+                onOpen={onOpenStep}
+              />
+            );
+          })}
+        </svg>
+      </div>
+      <div className="legend">
+        <span>
+          <i className="status-dot status-completed" /> completed
+        </span>
+        <span>
+          <i className="status-dot status-running" /> running
+        </span>
+        <span>
+          <i className="status-dot status-failed" /> failed
+        </span>
+        <span>
+          <i className="status-dot status-pending" /> pending
+        </span>
+        <span className="muted">
+          Stacked boxes run many tasks (foreach). Dashed arrows loop back (switch). Click a step for
+          its tasks.
+        </span>
+        {steps.isError ? (
+          <span className="error-message">Step counts unavailable: {String(steps.error)}</span>
+        ) : null}
+      </div>
+    </div>
+  );
+}

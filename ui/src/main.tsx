@@ -1,0 +1,75 @@
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { createBrowserRouter, Navigate, RouterProvider, useParams } from 'react-router';
+import { basePath, routerBasename } from './api/base';
+import { ApiError } from './api/client';
+import { Layout } from './components/Layout';
+import { runsUrl, runUrl } from './components/paths';
+import { PrefsProvider } from './components/prefs';
+import { EmptyState } from './components/States';
+import { RunPage } from './run/RunPage';
+import { FlowsPage } from './runs/FlowsPage';
+import { RunsPage } from './runs/RunsPage';
+import { TaskPage } from './task/TaskPage';
+import './styles.css';
+
+const queryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      staleTime: 10_000,
+      // A 4xx will not get better by asking again.
+      retry: (count, err) =>
+        !(err instanceof ApiError && err.status >= 400 && err.status < 500) && count < 2,
+    },
+  },
+});
+
+function FlowRedirect() {
+  const { flow = '' } = useParams();
+  return <Navigate to={runsUrl({ flow_id: flow })} replace />;
+}
+
+function StepRedirect() {
+  const { flow = '', run = '', step = '' } = useParams();
+  return <Navigate to={runUrl(flow, run, { tab: 'tasks', step })} replace />;
+}
+
+function NotFound() {
+  return (
+    <EmptyState title="No page here.">
+      URLs follow pathspecs: <code>/Flow/Run</code> or <code>/Flow/Run/Step/Task</code>.
+    </EmptyState>
+  );
+}
+
+const router = createBrowserRouter(
+  [
+    {
+      element: <Layout />,
+      children: [
+        { path: '/', element: <RunsPage /> },
+        { path: '/flows', element: <FlowsPage /> },
+        { path: '/:flow', element: <FlowRedirect /> },
+        { path: '/:flow/:run', element: <RunPage /> },
+        { path: '/:flow/:run/:step', element: <StepRedirect /> },
+        { path: '/:flow/:run/:step/:task', element: <TaskPage /> },
+        { path: '*', element: <NotFound /> },
+      ],
+    },
+  ],
+  { basename: routerBasename(basePath) },
+);
+
+const root = document.getElementById('root');
+if (root) {
+  createRoot(root).render(
+    <StrictMode>
+      <PrefsProvider>
+        <QueryClientProvider client={queryClient}>
+          <RouterProvider router={router} />
+        </QueryClientProvider>
+      </PrefsProvider>
+    </StrictMode>,
+  );
+}

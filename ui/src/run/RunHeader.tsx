@@ -1,0 +1,132 @@
+import { useState } from 'react';
+import { Link } from 'react-router';
+import { useScriptName } from '../api/queries';
+import type { RunDetail } from '../api/types';
+import { CopyButton } from '../components/CopyButton';
+import { formatCount } from '../components/format';
+import { runsUrl, runUrl } from '../components/paths';
+import { StatusBadge } from '../components/Status';
+import { Duration, Time } from '../components/Time';
+import { clientSnippet, resumeCommand } from './snippets';
+
+export function RunHeader({ run, startStep }: { run: RunDetail; startStep?: string }) {
+  const [open, setOpen] = useState(false);
+  const script = useScriptName(run.flow_id, run.run_id, startStep);
+  const params = Object.entries(run.parameters ?? {});
+  return (
+    <section className={`run-header status-edge-${run.status}`} aria-label="Run summary">
+      <div className="run-header-grid">
+        <div className="field">
+          <span className="label">Run</span>
+          <span className="value mono">
+            {run.flow_id}/{run.run_id}
+          </span>
+        </div>
+        <div className="field">
+          <span className="label">Status</span>
+          <span className="value">
+            <StatusBadge status={run.status} reason={run.status_reason} />
+          </span>
+        </div>
+        <div className="field">
+          <span className="label">User</span>
+          <span className="value">
+            {run.user ? <Link to={runsUrl({ user: run.user })}>{run.user}</Link> : '—'}
+          </span>
+        </div>
+        <div className="field">
+          <span className="label">Started</span>
+          <span className="value">
+            <Time ms={run.started_at} />
+          </span>
+        </div>
+        <div className="field">
+          <span className="label">Finished</span>
+          <span className="value">
+            {run.status === 'running' ? 'running…' : <Time ms={run.finished_at} />}
+          </span>
+        </div>
+        <div className="field">
+          <span className="label">Duration</span>
+          <span className="value">
+            <Duration
+              startedAt={run.started_at}
+              finishedAt={run.finished_at}
+              durationMs={run.duration_ms}
+              running={run.status === 'running'}
+            />
+          </span>
+        </div>
+        <div className="field">
+          <span className="label">Tasks</span>
+          <span className="value">{formatCount(run.task_count)}</span>
+        </div>
+        {run.project ? (
+          <div className="field">
+            <span className="label">Project / branch</span>
+            <span className="value">
+              <Link to={runsUrl({ project: run.project })}>{run.project}</Link>
+              {run.branch ? (
+                <>
+                  {' / '}
+                  <Link to={runsUrl({ project: run.project, branch: run.branch })}>
+                    {run.branch}
+                  </Link>
+                </>
+              ) : null}
+            </span>
+          </div>
+        ) : null}
+      </div>
+      <div className="run-header-row">
+        <div className="tags">
+          {run.tags.map((t) => (
+            <Link key={t} className="tag" to={runsUrl({ tag: t })} title="Runs with this tag">
+              {t}
+            </Link>
+          ))}
+          {run.system_tags.length ? (
+            <button type="button" className="linkish muted" onClick={() => setOpen((o) => !o)}>
+              {open ? 'hide' : 'show'} {run.system_tags.length} system tags
+            </button>
+          ) : null}
+          {open
+            ? run.system_tags.map((t) => (
+                <span key={t} className="tag tag-system">
+                  {t}
+                </span>
+              ))
+            : null}
+        </div>
+        <div className="actions">
+          {run.origin_run_id ? (
+            <span className="muted">
+              resumed from{' '}
+              <Link to={runUrl(run.flow_id, run.origin_run_id)}>{run.origin_run_id}</Link>
+            </span>
+          ) : null}
+          <CopyButton text={clientSnippet(run.flow_id, run.run_id)} label="Copy client code" />
+          <CopyButton
+            text={resumeCommand(run.run_id, script.data ?? null)}
+            label="Copy resume command"
+          />
+        </div>
+      </div>
+      {params.length ? (
+        <details className="params" open={params.length <= 6}>
+          <summary>Parameters ({params.length})</summary>
+          <table className="kv">
+            <tbody>
+              {params.map(([k, v]) => (
+                <tr key={k}>
+                  <th className="mono">{k}</th>
+                  <td className="mono">{v}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </details>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,87 @@
+import { useCallback, useEffect } from 'react';
+import { useParams, useSearchParams } from 'react-router';
+import { useDag, useRun, useSteps } from '../api/queries';
+import { Breadcrumbs } from '../components/Breadcrumbs';
+import { isTyping } from '../components/keys';
+import { ErrorState, Loading } from '../components/States';
+import { type TabDef, Tabs } from '../components/Tabs';
+import { DagView } from '../dag/DagView';
+import { TimelineView } from '../timeline/TimelineView';
+import { FailureBanner } from './FailureBanner';
+import { RunHeader } from './RunHeader';
+import { TasksTab } from './TasksTab';
+
+type RunTab = 'dag' | 'timeline' | 'tasks';
+const TABS: TabDef<RunTab>[] = [
+  { id: 'dag', label: 'DAG' },
+  { id: 'timeline', label: 'Timeline' },
+  { id: 'tasks', label: 'Tasks' },
+];
+
+export function RunPage() {
+  const { flow = '', run: runId = '' } = useParams();
+  const [params, setParams] = useSearchParams();
+  const tabParam = params.get('tab');
+  const tab: RunTab = tabParam === 'timeline' || tabParam === 'tasks' ? tabParam : 'dag';
+  const run = useRun(flow, runId);
+  const live = run.data?.status === 'running';
+  const dag = useDag(flow, runId);
+  const steps = useSteps(flow, runId, live);
+
+  const setTab = useCallback(
+    (t: RunTab, extra: Record<string, string> = {}) => {
+      const next = new URLSearchParams(t === 'dag' ? {} : { tab: t });
+      for (const [k, v] of Object.entries(extra)) next.set(k, v);
+      setParams(next);
+    },
+    [setParams],
+  );
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (isTyping(e.target) || e.metaKey || e.ctrlKey || e.altKey) return;
+      const t = ({ '1': 'dag', '2': 'timeline', '3': 'tasks' } as const)[e.key as '1' | '2' | '3'];
+      if (t) setTab(t);
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [setTab]);
+
+  useEffect(() => {
+    document.title = `${flow}/${runId} · flowscope`;
+  }, [flow, runId]);
+
+  return (
+    <div className="page page-run">
+      <Breadcrumbs flow={flow} run={runId} />
+      {run.isPending ? (
+        <Loading what="the run" />
+      ) : run.isError ? (
+        <ErrorState
+          error={run.error}
+          what={`run ${flow}/${runId}`}
+          onRetry={() => void run.refetch()}
+        />
+      ) : (
+        <>
+          <RunHeader run={run.data} startStep={dag.data?.start_step} />
+          {run.data.status === 'failed' ? <FailureBanner run={run.data} /> : null}
+          <Tabs tabs={TABS} value={tab} onChange={(t) => setTab(t)} label="Run views" />
+          <div className="tab-panel">
+            {tab === 'dag' ? (
+              <DagView
+                dag={dag}
+                steps={steps}
+                failedStep={run.data.first_failure?.step_name ?? null}
+                onOpenStep={(step) => setTab('tasks', { step })}
+              />
+            ) : tab === 'timeline' ? (
+              <TimelineView flow={flow} run={runId} live={live} dag={dag.data} />
+            ) : (
+              <TasksTab flow={flow} run={runId} steps={steps.data?.items ?? []} live={live} />
+            )}
+          </div>
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,203 @@
+import { useEffect, useState } from 'react';
+import { useFlows } from '../api/queries';
+import {
+  activeFilterCount,
+  RANGES,
+  type RangePreset,
+  RUN_STATUSES,
+  type RunFilters,
+} from './filters';
+
+/** A text input that commits after a pause in typing (or on Enter), not on every key. */
+export function DebouncedInput({
+  value,
+  onCommit,
+  delay = 300,
+  ...rest
+}: {
+  value: string;
+  onCommit: (v: string) => void;
+  delay?: number;
+} & Omit<React.InputHTMLAttributes<HTMLInputElement>, 'value' | 'onChange'>) {
+  const [text, setText] = useState(value);
+  useEffect(() => setText(value), [value]);
+  useEffect(() => {
+    if (text === value) return;
+    const t = setTimeout(() => onCommit(text.trim()), delay);
+    return () => clearTimeout(t);
+  }, [text, value, delay, onCommit]);
+  return (
+    <input
+      {...rest}
+      value={text}
+      onChange={(e) => setText(e.target.value)}
+      onKeyDown={(e) => {
+        if (e.key === 'Enter') onCommit(text.trim());
+        rest.onKeyDown?.(e);
+      }}
+    />
+  );
+}
+
+const STATUS_LABEL: Record<string, string> = {
+  '': 'All',
+  running: 'Running',
+  completed: 'Completed',
+  failed: 'Failed',
+};
+
+export function RunsFilters({
+  filters,
+  update,
+  reset,
+}: {
+  filters: RunFilters;
+  update: (patch: Partial<RunFilters>) => void;
+  reset: () => void;
+}) {
+  const flows = useFlows();
+  const [tagText, setTagText] = useState('');
+  const addTag = () => {
+    const t = tagText.trim();
+    if (t && !filters.tag.includes(t)) update({ tag: [...filters.tag, t] });
+    setTagText('');
+  };
+  return (
+    <aside className="filters" aria-label="Filters">
+      <fieldset className="filter">
+        <legend>Status</legend>
+        <div className="status-filter">
+          {['', ...RUN_STATUSES].map((s) => (
+            <label key={s || 'all'} className={`chip-radio status-${s || 'all'}`}>
+              <input
+                type="radio"
+                name="status"
+                checked={filters.status === s}
+                onChange={() => update({ status: s })}
+              />
+              {s ? <span className={`status-dot status-${s}`} aria-hidden /> : null}
+              {STATUS_LABEL[s]}
+            </label>
+          ))}
+        </div>
+      </fieldset>
+      <label className="filter">
+        <span>Flow</span>
+        <select value={filters.flow_id} onChange={(e) => update({ flow_id: e.target.value })}>
+          <option value="">All flows</option>
+          {filters.flow_id && !flows.data?.some((f) => f.flow_id === filters.flow_id) ? (
+            <option value={filters.flow_id}>{filters.flow_id}</option>
+          ) : null}
+          {(flows.data ?? []).map((f) => (
+            <option key={f.flow_id} value={f.flow_id}>
+              {f.flow_id}
+            </option>
+          ))}
+        </select>
+      </label>
+      <div className="filter">
+        <span>User</span>
+        <DebouncedInput
+          value={filters.user}
+          aria-label="User filter"
+          onCommit={(user) => update({ user })}
+          placeholder="any user"
+          spellCheck={false}
+        />
+      </div>
+      <div className="filter">
+        <span>Tags (all must match)</span>
+        <div className="tag-editor">
+          {filters.tag.map((t) => (
+            <button
+              key={t}
+              type="button"
+              className="tag removable"
+              title="Remove this tag filter"
+              onClick={() => update({ tag: filters.tag.filter((x) => x !== t) })}
+            >
+              {t} ×
+            </button>
+          ))}
+          <input
+            value={tagText}
+            placeholder="add tag, Enter"
+            aria-label="Add tag filter"
+            spellCheck={false}
+            onChange={(e) => setTagText(e.target.value)}
+            onKeyDown={(e) => {
+              if (e.key === 'Enter') {
+                e.preventDefault();
+                addTag();
+              }
+            }}
+            onBlur={addTag}
+          />
+        </div>
+      </div>
+      <label className="filter">
+        <span>Started</span>
+        <select
+          value={filters.range || (filters.from || filters.to ? 'custom' : '')}
+          onChange={(e) => {
+            const v = e.target.value;
+            if (v === 'custom') update({ range: '', from: filters.from, to: filters.to });
+            else update({ range: v as RangePreset | '', from: '', to: '' });
+          }}
+        >
+          <option value="">Any time</option>
+          {Object.keys(RANGES).map((r) => (
+            <option key={r} value={r}>
+              Last {r}
+            </option>
+          ))}
+          <option value="custom">Between dates…</option>
+        </select>
+      </label>
+      {!filters.range ? (
+        <div className="filter filter-dates">
+          <input
+            type="date"
+            aria-label="Started on or after"
+            value={filters.from}
+            onChange={(e) => update({ from: e.target.value })}
+          />
+          <input
+            type="date"
+            aria-label="Started on or before"
+            value={filters.to}
+            onChange={(e) => update({ to: e.target.value })}
+          />
+        </div>
+      ) : null}
+      <div className="filter">
+        <span>Project</span>
+        <DebouncedInput
+          value={filters.project}
+          aria-label="Project filter"
+          onCommit={(project) => update({ project })}
+          placeholder="@project name"
+          spellCheck={false}
+        />
+      </div>
+      <div className="filter">
+        <span>Branch</span>
+        <DebouncedInput
+          value={filters.branch}
+          aria-label="Branch filter"
+          onCommit={(branch) => update({ branch })}
+          placeholder="e.g. prod, user.ann"
+          spellCheck={false}
+        />
+      </div>
+      <button
+        type="button"
+        className="btn btn-block"
+        onClick={reset}
+        disabled={activeFilterCount(filters) === 0}
+      >
+        Reset filters
+      </button>
+    </aside>
+  );
+}

@@ -1,0 +1,269 @@
+import { useEffect, useMemo, useState } from 'react';
+import { Link, useParams, useSearchParams } from 'react-router';
+import type { TaskRef } from '../api/client';
+import { useTask } from '../api/queries';
+import type { Attempt, TaskDetail } from '../api/types';
+import { Breadcrumbs } from '../components/Breadcrumbs';
+import { CopyButton } from '../components/CopyButton';
+import { runUrl } from '../components/paths';
+import { ErrorState, Loading } from '../components/States';
+import { StatusBadge, StatusDot, statusLabel } from '../components/Status';
+import { type TabDef, Tabs } from '../components/Tabs';
+import { Duration, Time } from '../components/Time';
+import { LogView } from '../logs/LogView';
+import { Artifacts } from './Artifacts';
+import { Cards } from './Cards';
+import { ExceptionPanel } from './ExceptionPanel';
+import { MetadataTable } from './MetadataTable';
+
+type Section = 'logs' | 'artifacts' | 'metadata' | 'cards';
+const SECTIONS: TabDef<Section>[] = [
+  { id: 'logs', label: 'Logs' },
+  { id: 'artifacts', label: 'Artifacts' },
+  { id: 'metadata', label: 'Metadata' },
+  { id: 'cards', label: 'Cards' },
+];
+
+function AttemptTabs({
+  attempts,
+  current,
+  onChange,
+}: {
+  attempts: Attempt[];
+  current: number;
+  onChange: (a: number) => void;
+}) {
+  if (attempts.length <= 1) return null;
+  return (
+    <div className="attempt-tabs" role="tablist" aria-label="Attempts">
+      {attempts.map((a) => (
+        <button
+          key={a.attempt}
+          type="button"
+          role="tab"
+          aria-selected={a.attempt === current}
+          className={a.attempt === current ? 'tab active' : 'tab'}
+          onClick={() => onChange(a.attempt)}
+        >
+          <StatusDot status={a.status} title={statusLabel(a.status, a.status_reason)} /> Attempt{' '}
+          {a.attempt}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+function TaskSummary({ task, attempt }: { task: TaskDetail; attempt: Attempt | undefined }) {
+  const status = attempt?.status ?? task.status;
+  const running = status === 'running';
+  const pathspec = `${task.flow_id}/${task.run_id}/${task.step_name}/${task.task_id}`;
+  return (
+    <section className={`run-header status-edge-${status}`} aria-label="Task summary">
+      <div className="run-header-grid">
+        <div className="field">
+          <span className="label">Task</span>
+          <span className="value mono">
+            {pathspec} <CopyButton text={pathspec} label="Copy" title="Copy the pathspec" />
+          </span>
+        </div>
+        <div className="field">
+          <span className="label">Status</span>
+          <span className="value">
+            <StatusBadge
+              status={status}
+              reason={attempt?.status_reason ?? task.status_reason}
+              caught={task.caught}
+            />
+          </span>
+        </div>
+        {task.foreach_label ? (
+          <div className="field">
+            <span className="label">Foreach</span>
+            <span className="value mono">{task.foreach_label}</span>
+          </div>
+        ) : null}
+        <div className="field">
+          <span className="label">Started</span>
+          <span className="value">
+            <Time ms={attempt?.started_at ?? task.started_at} />
+          </span>
+        </div>
+        <div className="field">
+          <span className="label">Finished</span>
+          <span className="value">
+            {running ? 'running…' : <Time ms={attempt?.finished_at ?? task.finished_at} />}
+          </span>
+        </div>
+        <div className="field">
+          <span className="label">Duration</span>
+          <span className="value">
+            <Duration
+              startedAt={attempt?.started_at ?? task.started_at}
+              finishedAt={attempt?.finished_at ?? task.finished_at}
+              durationMs={attempt ? null : task.duration_ms}
+              running={running}
+            />
+          </span>
+        </div>
+        <div className="field">
+          <span className="label">Attempts</span>
+          <span className="value">{task.attempts.length || 1}</span>
+        </div>
+      </div>
+    </section>
+  );
+}
+
+export function TaskPage() {
+  const { flow = '', run = '', step = '', task: taskId = '' } = useParams();
+  const [params, setParams] = useSearchParams();
+  const ref: TaskRef = useMemo(
+    () => ({ flow, run, step, task: taskId }),
+    [flow, run, step, taskId],
+  );
+  const task = useTask(ref);
+  const attemptParam = params.get('attempt');
+  const attemptNum =
+    attemptParam !== null && /^\d+$/.test(attemptParam)
+      ? Number(attemptParam)
+      : (task.data?.attempt ?? 0);
+  const sectionParam = params.get('section');
+  const section: Section = SECTIONS.some((s) => s.id === sectionParam)
+    ? (sectionParam as Section)
+    : 'logs';
+  const [layout, setLayout] = useState<'tabs' | 'split'>('split');
+  const [stream, setStream] = useState<'stdout' | 'stderr'>('stdout');
+  const set = (k: string, v: string | null) =>
+    setParams(
+      (p) => {
+        const n = new URLSearchParams(p);
+        if (v === null) n.delete(k);
+        else n.set(k, v);
+        return n;
+      },
+      { replace: true },
+    );
+  useEffect(() => {
+    document.title = `${flow}/${run}/${step}/${taskId} · flowscope`;
+  }, [flow, run, step, taskId]);
+
+  const attempt = task.data?.attempts.find((a) => a.attempt === attemptNum);
+  const live = (attempt?.status ?? task.data?.status) === 'running';
+  // The API reports the exception of the latest failed attempt.
+  const lastFailed = task.data?.attempts.filter((a) => a.status === 'failed').at(-1)?.attempt;
+  const showException =
+    task.data?.exception && attempt?.status === 'failed' && attemptNum === lastFailed;
+
+  return (
+    <div className="page page-task">
+      <Breadcrumbs flow={flow} run={run} step={step} task={taskId} />
+      {task.isPending ? (
+        <Loading what="the task" />
+      ) : task.isError ? (
+        <ErrorState
+          error={task.error}
+          what={`task ${flow}/${run}/${step}/${taskId}`}
+          onRetry={() => void task.refetch()}
+        />
+      ) : (
+        <>
+          <TaskSummary task={task.data} attempt={attempt} />
+          <AttemptTabs
+            attempts={task.data.attempts}
+            current={attemptNum}
+            onChange={(a) => set('attempt', String(a))}
+          />
+          {showException && task.data.exception ? (
+            <ExceptionPanel exception={task.data.exception} />
+          ) : null}
+          {attempt?.status === 'failed' && !showException ? (
+            <div className="notice">
+              Attempt {attemptNum} failed
+              {attempt.status_reason && attempt.status_reason !== 'error'
+                ? ` (${attempt.status_reason})`
+                : ''}
+              ; see its stderr below.
+              {task.data.attempts.length > attemptNum + 1 ? ' It was retried.' : ''}
+            </div>
+          ) : null}
+          <div className="section-bar">
+            <Tabs
+              tabs={SECTIONS}
+              value={section}
+              onChange={(s) => set('section', s === 'logs' ? null : s)}
+              label="Task views"
+            />
+            {section === 'logs' ? (
+              <fieldset className="segmented" aria-label="Log layout">
+                <button
+                  type="button"
+                  aria-pressed={layout === 'split'}
+                  onClick={() => setLayout('split')}
+                >
+                  Side by side
+                </button>
+                <button
+                  type="button"
+                  aria-pressed={layout === 'tabs'}
+                  onClick={() => setLayout('tabs')}
+                >
+                  Tabbed
+                </button>
+              </fieldset>
+            ) : null}
+            <Link className="muted back-link" to={runUrl(flow, run, { tab: 'tasks', step })}>
+              all tasks of {step}
+            </Link>
+          </div>
+          <div className="tab-panel">
+            {section === 'logs' ? (
+              layout === 'split' ? (
+                <div className="logs-split">
+                  <LogView
+                    key={`o${attemptNum}`}
+                    task={ref}
+                    stream="stdout"
+                    attempt={attemptNum}
+                    live={live}
+                  />
+                  <LogView
+                    key={`e${attemptNum}`}
+                    task={ref}
+                    stream="stderr"
+                    attempt={attemptNum}
+                    live={live}
+                  />
+                </div>
+              ) : (
+                <div className="logs-tabbed">
+                  <Tabs
+                    tabs={[
+                      { id: 'stdout', label: 'stdout' },
+                      { id: 'stderr', label: 'stderr' },
+                    ]}
+                    value={stream}
+                    onChange={setStream}
+                    label="Log stream"
+                  />
+                  <LogView
+                    key={`${stream}${attemptNum}`}
+                    task={ref}
+                    stream={stream}
+                    attempt={attemptNum}
+                    live={live}
+                  />
+                </div>
+              )
+            ) : section === 'artifacts' ? (
+              <Artifacts task={ref} attempt={attemptNum} />
+            ) : section === 'metadata' ? (
+              <MetadataTable entries={task.data.metadata} attempt={attemptNum} />
+            ) : (
+              <Cards task={ref} />
+            )}
+          </div>
+        </>
+      )}
+    </div>
+  );
+}
