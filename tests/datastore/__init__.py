@@ -1,0 +1,1 @@
+"""Tests of flowscope.datastore: logs, artifacts, cards and their safety."""
