@@ -196,7 +196,7 @@ class LocalIndexer:
             known_tasks = writer.stored_tasks(run_pk)
             changed: list[TaskRecord] = []
             seen: set[tuple[str, str]] = set()
-            last_activity = header.started_at or 0
+            last_activity = (mtime_ns(run_dir / META / "_self.json") or 0) // 1_000_000
             for step_dir in _subdirs(run_dir):
                 if step_dir.name in (META, PARAMETERS_STEP):
                     continue
