@@ -6,17 +6,22 @@ import type {
   Card,
   Dag,
   FlowSummary,
+  FlowsQuery,
   Health,
   LogPage,
+  LogQuery,
   LogSearch,
+  LogSearchQuery,
   Page,
   Run,
   RunDetail,
+  RunsQuery,
   StepSummary,
   Task,
   TaskDetail,
+  TasksQuery,
   Timeline,
-} from './types';
+} from './models';
 
 export class ApiError extends Error {
   constructor(
@@ -97,16 +102,16 @@ export type LogStream = 'stdout' | 'stderr';
 
 export const api = {
   health: (signal?: AbortSignal) => getJson<Health>('/health', {}, signal),
-  flows: (params: Params, signal?: AbortSignal) =>
+  flows: (params: FlowsQuery, signal?: AbortSignal) =>
     getJson<Page<FlowSummary>>('/flows', params, signal),
-  runs: (params: Params, signal?: AbortSignal) => getJson<Page<Run>>('/runs', params, signal),
+  runs: (params: RunsQuery, signal?: AbortSignal) => getJson<Page<Run>>('/runs', params, signal),
   run: (flow: string, run: string, signal?: AbortSignal) =>
     getJson<RunDetail>(runPath(flow, run), {}, signal),
   dag: (flow: string, run: string, signal?: AbortSignal) =>
     getJson<Dag>(`${runPath(flow, run)}/dag`, {}, signal),
   steps: (flow: string, run: string, signal?: AbortSignal) =>
     getJson<Page<StepSummary>>(`${runPath(flow, run)}/steps`, {}, signal),
-  tasks: (flow: string, run: string, params: Params, signal?: AbortSignal) =>
+  tasks: (flow: string, run: string, params: TasksQuery, signal?: AbortSignal) =>
     getJson<Page<Task>>(`${runPath(flow, run)}/tasks`, params, signal),
   timeline: (flow: string, run: string, signal?: AbortSignal) =>
     getJson<Timeline>(`${runPath(flow, run)}/timeline`, {}, signal),
@@ -124,19 +129,9 @@ export const api = {
       { attempt },
       signal,
     ),
-  logs: (
-    t: TaskRef,
-    stream: LogStream,
-    params: { attempt: number; start?: number; limit: number },
-    signal?: AbortSignal,
-  ) =>
+  logs: (t: TaskRef, stream: LogStream, params: LogQuery, signal?: AbortSignal) =>
     getJson<LogPage>(`${taskPath(t.flow, t.run, t.step, t.task)}/logs/${stream}`, params, signal),
-  logSearch: (
-    t: TaskRef,
-    stream: LogStream,
-    params: { attempt: number; q: string; limit: number },
-    signal?: AbortSignal,
-  ) =>
+  logSearch: (t: TaskRef, stream: LogStream, params: LogSearchQuery, signal?: AbortSignal) =>
     getJson<LogSearch>(
       `${taskPath(t.flow, t.run, t.step, t.task)}/logs/${stream}/search`,
       params,

@@ -1,7 +1,7 @@
 import { keepPreviousData, useInfiniteQuery, useQuery } from '@tanstack/react-query';
-import { api, type LogStream, type Params, type TaskRef } from './client';
+import { api, type LogStream, type TaskRef } from './client';
 import { keys } from './keys';
-import type { RunDetail, TaskDetail } from './types';
+import type { RunDetail, RunsQuery, TaskDetail, TasksQuery } from './models';
 
 // Until live updates arrive over SSE (issue 4), things that are still running are polled.
 const LIVE_POLL_MS = 5000;
@@ -36,7 +36,7 @@ export function useFlows() {
   });
 }
 
-export function useRunsInfinite(params: Params) {
+export function useRunsInfinite(params: RunsQuery) {
   return useInfiniteQuery({
     queryKey: keys.runs(params),
     queryFn: ({ pageParam, signal }) =>
@@ -48,7 +48,7 @@ export function useRunsInfinite(params: Params) {
 }
 
 /** A handful of runs (e.g. the last runs of one flow), not paged. */
-export function useRunsSample(params: Params, limit: number, enabled = true) {
+export function useRunsSample(params: RunsQuery, limit: number, enabled = true) {
   return useQuery({
     queryKey: keys.runs({ ...params, limit }),
     queryFn: ({ signal }) => api.runs({ ...params, limit }, signal),
@@ -93,7 +93,7 @@ export function useTimeline(flow: string, run: string, live: boolean) {
   });
 }
 
-export function useTasksInfinite(flow: string, run: string, params: Params) {
+export function useTasksInfinite(flow: string, run: string, params: TasksQuery) {
   return useInfiniteQuery({
     queryKey: keys.tasks(flow, run, params),
     queryFn: ({ pageParam, signal }) =>

@@ -1,4 +1,4 @@
-import type { StatusReason } from '../api/types';
+import type { StatusReason } from '../api/models';
 
 const LABELS: Record<string, string> = {
   running: 'Running',

@@ -1,6 +1,6 @@
 import type { UseQueryResult } from '@tanstack/react-query';
 import { useMemo } from 'react';
-import type { Dag, Page, StepSummary } from '../api/types';
+import type { Dag, Page, StepSummary } from '../api/models';
 import { ErrorState, Loading } from '../components/States';
 import { statusLabel } from '../components/Status';
 import { countsText, dagInput, edgePath, layoutDag, type PlacedNode } from './layout';

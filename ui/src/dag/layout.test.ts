@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { Dag, DagStep, StepSummary } from '../api/types';
+import type { Dag, DagStep, StepSummary } from '../api/models';
 import { countsText, dagInput, edgePath, findBackEdges, layoutDag } from './layout';
 
 const step = (type: string, next: string[], extra: Partial<DagStep> = {}): DagStep => ({
   type,
   next,
-  doc: null,
+  doc: '',
   foreach_artifact: null,
   matching_join: null,
   ...extra,

@@ -2,7 +2,7 @@
 // edges from each step's `next`; a switch that loops back makes the graph cyclic, so back
 // edges are found first and laid out reversed, then drawn as loops.
 import dagre from '@dagrejs/dagre';
-import type { Dag, StepSummary, TaskCounts } from '../api/types';
+import type { Dag, StepSummary, TaskCounts } from '../api/models';
 
 export type EdgeKind = 'forward' | 'back' | 'self';
 

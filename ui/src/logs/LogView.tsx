@@ -3,14 +3,14 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { type ReactNode, useEffect, useMemo, useRef, useState } from 'react';
 import { api, type LogStream, type TaskRef } from '../api/client';
 import { keys } from '../api/keys';
+import type { LogLine } from '../api/models';
 import { LOG_PAGE, useLogSearch, useLogTail } from '../api/queries';
-import type { LogLine } from '../api/types';
 import { formatClock, formatCount } from '../components/format';
 import { usePrefs } from '../components/prefs';
 import { ErrorState, Loading } from '../components/States';
 import { DebouncedInput } from '../runs/RunsFilters';
 import { type AnsiSpan, parseAnsi } from './ansi';
-import { pageStart, pagesForRange } from './pages';
+import { pageOffset, pagesForRange } from './pages';
 
 const LINE_H = 18;
 
@@ -107,9 +107,14 @@ export function LogView({
   const pages = pagesForRange(firstLine, lastLine, total, tailStart, LOG_PAGE);
   const pageQueries = useQueries({
     queries: pages.map((k) => ({
-      queryKey: keys.logPage(task, stream, attempt, pageStart(k, LOG_PAGE)),
+      queryKey: keys.logPage(task, stream, attempt, pageOffset(k, LOG_PAGE)),
       queryFn: ({ signal }: { signal: AbortSignal }) =>
-        api.logs(task, stream, { attempt, start: pageStart(k, LOG_PAGE), limit: LOG_PAGE }, signal),
+        api.logs(
+          task,
+          stream,
+          { attempt, start: pageOffset(k, LOG_PAGE), limit: LOG_PAGE },
+          signal,
+        ),
       staleTime: Number.POSITIVE_INFINITY,
     })),
   });

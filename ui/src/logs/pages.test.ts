@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pageStart, pagesForRange } from './pages';
+import { pageOffset, pagesForRange } from './pages';
 
 describe('pagesForRange', () => {
   it('asks nothing for lines the tail already holds', () => {
@@ -17,6 +17,6 @@ describe('pagesForRange', () => {
   it('clamps to the log', () => {
     expect(pagesForRange(-5, 1e9, 2500, 1501, 1000)).toEqual([0, 1]);
     expect(pagesForRange(1, 10, 0, 1, 1000)).toEqual([]);
-    expect(pageStart(2, 1000)).toBe(2001);
+    expect(pageOffset(2, 1000)).toBe(2000);
   });
 });

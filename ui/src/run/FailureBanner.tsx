@@ -1,6 +1,6 @@
 import { Link } from 'react-router';
+import type { RunDetail } from '../api/models';
 import { useTask } from '../api/queries';
-import type { RunDetail } from '../api/types';
 import { taskUrl } from '../components/paths';
 import { ExceptionPanel } from '../task/ExceptionPanel';
 

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { Link } from 'react-router';
+import type { RunDetail } from '../api/models';
 import { useScriptName } from '../api/queries';
-import type { RunDetail } from '../api/types';
 import { CopyButton } from '../components/CopyButton';
 import { formatCount } from '../components/format';
 import { runsUrl, runUrl } from '../components/paths';

@@ -1,8 +1,8 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
+import type { StepSummary, TaskOrder, TasksQuery } from '../api/models';
 import { useTasksInfinite } from '../api/queries';
-import type { StepSummary } from '../api/types';
 import { formatCount } from '../components/format';
 import { useListKeys } from '../components/keys';
 import { taskUrl } from '../components/paths';
@@ -18,8 +18,8 @@ const ORDERS = {
   '-duration_ms': 'Duration (longest)',
   duration_ms: 'Duration (shortest)',
   '-finished_at': 'Finished (latest)',
-} as const;
-type TaskOrder = keyof typeof ORDERS;
+} as const satisfies Partial<Record<TaskOrder, string>>;
+const TASK_STATUSES = ['running', 'completed', 'failed', 'pending'] as const;
 
 export function TasksTab({
   flow,
@@ -36,7 +36,9 @@ export function TasksTab({
   const step = params.get('step') ?? '';
   const status = params.get('status') ?? '';
   const orderParam = params.get('order') ?? 'task_id';
-  const order: TaskOrder = orderParam in ORDERS ? (orderParam as TaskOrder) : 'task_id';
+  const order =
+    (Object.keys(ORDERS) as (keyof typeof ORDERS)[]).find((o) => o === orderParam) ?? 'task_id';
+  const statusFilter = TASK_STATUSES.find((s) => s === status);
   const set = (k: string, v: string) =>
     setParams(
       (p) => {
@@ -48,8 +50,8 @@ export function TasksTab({
       { replace: true },
     );
   const apiParams = useMemo(
-    () => ({ step_name: step || undefined, status: status || undefined, order }),
-    [step, status, order],
+    (): TasksQuery => ({ step_name: step || undefined, status: statusFilter, order }),
+    [step, statusFilter, order],
   );
   const query = useTasksInfinite(flow, run, apiParams);
   const tasks = useMemo(() => query.data?.pages.flatMap((p) => p.items) ?? [], [query.data]);

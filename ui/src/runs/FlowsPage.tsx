@@ -1,8 +1,8 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useMemo, useRef, useState } from 'react';
 import { Link, useNavigate } from 'react-router';
+import type { FlowSummary } from '../api/models';
 import { useFlows, useRunsSample } from '../api/queries';
-import type { FlowSummary } from '../api/types';
 import { formatCount, formatDuration, formatTime } from '../components/format';
 import { useListKeys } from '../components/keys';
 import { runsUrl, runUrl } from '../components/paths';

@@ -67,7 +67,7 @@ export function RunsFilters({
       <fieldset className="filter">
         <legend>Status</legend>
         <div className="status-filter">
-          {['', ...RUN_STATUSES].map((s) => (
+          {(['', ...RUN_STATUSES] as const).map((s) => (
             <label key={s || 'all'} className={`chip-radio status-${s || 'all'}`}>
               <input
                 type="radio"

@@ -1,8 +1,8 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
+import type { Run } from '../api/models';
 import { useRunsInfinite } from '../api/queries';
-import type { Run } from '../api/types';
 import { CopyButton } from '../components/CopyButton';
 import { formatCount } from '../components/format';
 import { useListKeys } from '../components/keys';

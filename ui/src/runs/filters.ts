@@ -1,16 +1,18 @@
 // The runs list's filters live in the URL query string; these convert both ways and
 // into API parameters.
-import type { Params } from '../api/client';
+import type { RunOrder, RunsQuery } from '../api/models';
 
-export const RUN_ORDERS = [
+export type { RunOrder };
+export const RUN_ORDERS: readonly RunOrder[] = [
   '-started_at',
   'started_at',
   '-finished_at',
+  'finished_at',
   '-duration_ms',
   'duration_ms',
-] as const;
-export type RunOrder = (typeof RUN_ORDERS)[number];
+];
 export const RUN_STATUSES = ['running', 'completed', 'failed'] as const;
+type RunStatusFilter = (typeof RUN_STATUSES)[number];
 export const RANGES = {
   '1h': 3_600_000,
   '24h': 86_400_000,
@@ -24,7 +26,7 @@ export interface RunFilters {
   flow_id: string;
   user: string;
   tag: string[];
-  status: string;
+  status: RunStatusFilter | '';
   range: RangePreset | '';
   /** Custom start bounds as YYYY-MM-DD (local dates), used when no preset is chosen. */
   from: string;
@@ -51,7 +53,7 @@ export const EMPTY_FILTERS: RunFilters = {
   group: '',
 };
 
-const isOrder = (v: string | null): v is RunOrder => RUN_ORDERS.includes(v as RunOrder);
+const isOrder = (v: string | null): v is RunOrder => RUN_ORDERS.some((o) => o === v);
 const isRange = (v: string | null): v is RangePreset => v !== null && v in RANGES;
 
 export function parseFilters(qs: URLSearchParams): RunFilters {
@@ -63,7 +65,7 @@ export function parseFilters(qs: URLSearchParams): RunFilters {
     flow_id: qs.get('flow_id') ?? '',
     user: qs.get('user') ?? '',
     tag: qs.getAll('tag').filter((t) => t.length > 0),
-    status: (RUN_STATUSES as readonly string[]).includes(status) ? status : '',
+    status: RUN_STATUSES.find((s) => s === status) ?? '',
     range: isRange(range) ? range : '',
     from: qs.get('from') ?? '',
     to: qs.get('to') ?? '',
@@ -108,7 +110,7 @@ function localDayStart(day: string): number | undefined {
  * API parameters. `now` is rounded down to the minute so that a relative range gives a
  * stable query key (and cache entry) for a minute at a time.
  */
-export function filtersToParams(f: RunFilters, now: number): Params {
+export function filtersToParams(f: RunFilters, now: number): RunsQuery {
   let startedAfter: number | undefined;
   let startedBefore: number | undefined;
   if (f.range) {

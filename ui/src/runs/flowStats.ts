@@ -1,4 +1,4 @@
-import type { Run } from '../api/types';
+import type { Run } from '../api/models';
 
 export interface FlowStats {
   /** Completed share of finished runs (0..1), null when none finished. */

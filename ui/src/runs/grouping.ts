@@ -1,4 +1,4 @@
-import type { Run } from '../api/types';
+import type { Run } from '../api/models';
 import type { Grouping } from './filters';
 
 export type RunRow =

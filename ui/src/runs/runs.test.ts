@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Run } from '../api/types';
+import type { Run } from '../api/models';
 import {
   activeFilterCount,
   EMPTY_FILTERS,
@@ -33,7 +33,7 @@ describe('filters', () => {
       ...EMPTY_FILTERS,
       flow_id: 'F',
       tag: ['a', 'b'],
-      status: 'failed',
+      status: 'failed' as const,
       group: 'user' as const,
     };
     const qs = serializeFilters(f);

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import type { TaskRef } from '../api/client';
+import type { ArtifactDetail } from '../api/models';
 import { useArtifact, useArtifacts } from '../api/queries';
-import type { ArtifactDetail } from '../api/types';
 import { CopyButton } from '../components/CopyButton';
 import { formatBytes, formatCount } from '../components/format';
 import { EmptyState, ErrorState, Loading } from '../components/States';
@@ -148,7 +148,7 @@ export function Artifacts({ task, attempt }: { task: TaskRef; attempt: number })
                   tabIndex={0}
                 >
                   <td className="mono">{a.name}</td>
-                  <td className="mono muted ellipsis" title={a.type}>
+                  <td className="mono muted ellipsis" title={a.type ?? ''}>
                     {a.type}
                   </td>
                   <td className="num">{formatBytes(a.size)}</td>

@@ -1,4 +1,4 @@
-import type { TaskException } from '../api/types';
+import type { TaskException } from '../api/models';
 import { CopyButton } from '../components/CopyButton';
 
 export function ExceptionPanel({

@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'react';
-import type { MetadataEntry } from '../api/types';
+import type { MetadataEntry } from '../api/models';
 import { Time } from '../components/Time';
 
 export function MetadataTable({ entries, attempt }: { entries: MetadataEntry[]; attempt: number }) {
@@ -10,7 +10,7 @@ export function MetadataTable({ entries, attempt }: { entries: MetadataEntry[]; 
     return entries.filter(
       (e) =>
         (!onlyAttempt || e.attempt === null || e.attempt === attempt) &&
-        (!f || e.field_name.toLowerCase().includes(f) || e.value.toLowerCase().includes(f)),
+        (!f || e.field_name.toLowerCase().includes(f) || (e.value ?? '').toLowerCase().includes(f)),
     );
   }, [entries, filter, onlyAttempt, attempt]);
   return (

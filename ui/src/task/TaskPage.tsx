@@ -1,8 +1,8 @@
 import { useEffect, useMemo, useState } from 'react';
 import { Link, useParams, useSearchParams } from 'react-router';
 import type { TaskRef } from '../api/client';
+import type { Attempt, TaskDetail } from '../api/models';
 import { useTask } from '../api/queries';
-import type { Attempt, TaskDetail } from '../api/types';
 import { Breadcrumbs } from '../components/Breadcrumbs';
 import { CopyButton } from '../components/CopyButton';
 import { runUrl } from '../components/paths';
@@ -149,10 +149,8 @@ export function TaskPage() {
 
   const attempt = task.data?.attempts.find((a) => a.attempt === attemptNum);
   const live = (attempt?.status ?? task.data?.status) === 'running';
-  // The API reports the exception of the latest failed attempt.
-  const lastFailed = task.data?.attempts.filter((a) => a.status === 'failed').at(-1)?.attempt;
-  const showException =
-    task.data?.exception && attempt?.status === 'failed' && attemptNum === lastFailed;
+  // The API reports the exception of the latest failed attempt, naming that attempt.
+  const showException = task.data?.exception?.attempt === attemptNum;
 
   return (
     <div className="page page-task">

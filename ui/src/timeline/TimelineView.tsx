@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { useNavigate } from 'react-router';
+import type { Dag } from '../api/models';
 import { useTimeline } from '../api/queries';
-import type { Dag } from '../api/types';
 import { formatCount, formatDuration, formatTime } from '../components/format';
 import { isTyping } from '../components/keys';
 import { taskUrl } from '../components/paths';

@@ -1,12 +1,12 @@
-import type { Timeline } from '../api/types';
+import type { TaskStatus, Timeline } from '../api/models';
 
 export interface FixtureTask {
   step: string;
   id: string;
   label?: string;
-  status?: string;
+  status?: TaskStatus;
   /** [start, end|null, status] per attempt, in seconds from 0. */
-  attempts: [number, number | null, string][];
+  attempts: [number, number | null, TaskStatus][];
 }
 
 /** A columnar timeline as the server sends it, from a readable list of tasks. */

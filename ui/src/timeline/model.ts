@@ -1,6 +1,6 @@
 // The timeline in typed arrays, built once per response: drawing and hit-testing
 // read only these, so a run of 100,000 tasks costs a few megabytes and no objects per task.
-import type { Timeline } from '../api/types';
+import type { Timeline } from '../api/models';
 
 export const PENDING = 0;
 export const RUNNING = 1;
