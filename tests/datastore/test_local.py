@@ -13,6 +13,7 @@ import pytest
 
 from flowscope.datastore import NotFoundError
 from flowscope.datastore.local import LocalDatastore
+from flowscope.datastore.mflog import log_text, merge_logs
 from flowscope.datastore.preview import Preview, make_preview
 
 from .conftest import FLOW, ProbeRun
@@ -148,6 +149,19 @@ def test_partial_last_line_waits_until_the_attempt_ends(
     assert finished[:2] == ["early", "half writ"]  # older stamps sort first
 
 
+def test_large_log_read_through_a_mapping_equals_small_read(
+    probe_run: ProbeRun, tmp_path: Path
+) -> None:
+    store, task_dir = _copy_task(probe_run, tmp_path)
+    line = b"[MFLOG|0|2026-01-01T00:00:%02d.%06dZ|runtime|%d]%s\n"
+    blob = b"".join(line % (i // 100_000, i % 100_000, i, b"x" * 40) for i in range(80_000))
+    assert len(blob) > 5 << 20  # past the size where files are mapped, not read
+    (task_dir / "0.runtime_stdout.log").write_bytes(blob)
+    lines = store.read_log(FLOW, "1", "end", "3", 0, "stdout")
+    assert lines == merge_logs([blob])
+    assert store.log_text(FLOW, "1", "end", "3", 0, "stdout") == log_text([blob])
+
+
 # -- artifacts ---------------------------------------------------------------------------
 
 
@@ -155,7 +169,8 @@ def test_artifact_names_equal_client_for_every_attempt(
     probe_run: ProbeRun, datastore: LocalDatastore
 ) -> None:
     for pathspec, attempt in _all_attempts(probe_run):
-        names = [a.name for a in datastore.list_artifacts(*_ids(pathspec), attempt)]
+        listed = datastore.list_artifacts(*_ids(pathspec), attempt, include_private=False)
+        names = [a.name for a in listed]
         assert names == probe_run.client_task(pathspec)["attempts"][str(attempt)]["artifacts"]
 
 
@@ -169,10 +184,12 @@ def test_attempts_of_a_retried_task_keep_their_own_artifacts(
     assert "only_in_attempt_1" in second
 
 
-def test_private_artifacts_only_on_request(probe_run: ProbeRun, datastore: LocalDatastore) -> None:
+def test_private_artifacts_are_listed_unless_excluded(
+    probe_run: ProbeRun, datastore: LocalDatastore
+) -> None:
     ids = _ids(probe_run.pathspec("start", "1"))
-    public = {a.name for a in datastore.list_artifacts(*ids, 0)}
-    everything = {a.name for a in datastore.list_artifacts(*ids, 0, include_private=True)}
+    public = {a.name for a in datastore.list_artifacts(*ids, 0, include_private=False)}
+    everything = {a.name for a in datastore.list_artifacts(*ids, 0)}
     assert not any(name.startswith("_") for name in public)
     assert {"_private_thing", "_task_ok", "_graph_info"} <= everything - public
 
@@ -309,6 +326,23 @@ def test_tasks_without_cards_list_none(probe_run: ProbeRun, datastore: LocalData
         pathspec = probe_run.pathspec(step, task)
         assert datastore.list_cards(*_ids(pathspec)) == []
         assert _client_cards(probe_run, pathspec) == []
+
+
+def test_card_symlinked_out_of_the_root_is_skipped(probe_run: ProbeRun, tmp_path: Path) -> None:
+    root = tmp_path / ".metaflow"
+    shutil.copytree(probe_run.root / FLOW / probe_run.run_id / "start", root / FLOW / "1" / "start")
+    cards = root / "mf.cards" / FLOW / "runs" / "1" / "steps" / "start" / "tasks" / "1" / "cards"
+    cards.mkdir(parents=True)
+    secret = tmp_path / "secret.html"
+    secret.write_text("secret")
+    (cards / "default-abc.html").symlink_to(secret)
+    (cards / "default-def.html").write_text("<p>card</p>")
+    (cards / "tmpq1w2e3").write_text("half-written temp file")
+    store = LocalDatastore(root)
+    assert [card.hash for card in store.list_cards(FLOW, "1", "start", "1")] == ["def"]
+    with pytest.raises(NotFoundError):
+        store.card_html(FLOW, "1", "start", "1", "abc")
+    assert store.card_html(FLOW, "1", "start", "1", "def") == b"<p>card</p>"
 
 
 def test_unknown_card_is_not_found(probe_run: ProbeRun, datastore: LocalDatastore) -> None:

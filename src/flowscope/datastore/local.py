@@ -219,13 +219,14 @@ class LocalDatastore:
         task: str,
         attempt: int,
         *,
-        include_private: bool = False,
+        include_private: bool = True,
     ) -> list[ArtifactInfo]:
         """Artifacts of one attempt, sorted by name.
 
-        Without `include_private` the names are those of the client's
-        `Task(pathspec, attempt=N).artifacts`, which leaves out names starting with `_`.
-        An attempt that started but has not stored its artifacts yet has none.
+        With `include_private=False` the names are exactly those of the client's
+        `Task(pathspec, attempt=N).artifacts`, which leaves out every name starting with
+        `_` (`_task_ok`, `_graph_info`, ...). An attempt that started but has not stored
+        its artifacts yet has none.
         """
         attempt = _check_attempt(attempt)
         index = self._artifact_index(self.task_path(flow, run, step, task), attempt)
@@ -233,6 +234,8 @@ class LocalDatastore:
             return []
         objects = index.get("objects") or {}
         info = index.get("info") or {}
+        if not isinstance(objects, dict) or not isinstance(info, dict):
+            raise DatastoreError("malformed data.json")
         found = []
         for name, sha in objects.items():
             if name.startswith("_") and not include_private:
@@ -254,7 +257,7 @@ class LocalDatastore:
         self, flow: str, run: str, step: str, task: str, attempt: int, name: str
     ) -> ArtifactInfo:
         """One artifact of one attempt, private ones included."""
-        for artifact in self.list_artifacts(flow, run, step, task, attempt, include_private=True):
+        for artifact in self.list_artifacts(flow, run, step, task, attempt):
             if artifact.name == name:
                 return artifact
         raise NotFoundError(f"artifact {name!r} not found")
@@ -306,10 +309,12 @@ class LocalDatastore:
         The local runtime writes them only when the attempt ends; they are meant for
         `mflog.read_new_lines` when a source writes them while the task runs.
         """
+        return self._log_files(self.task_path(flow, run, step, task), attempt, stream)
+
+    def _log_files(self, task_dir: Path, attempt: int, stream: str) -> list[Path]:
         if stream not in _STREAMS:
             raise NotFoundError(f"unknown log stream {stream!r}")
         attempt = _check_attempt(attempt)
-        task_dir = self.task_path(flow, run, step, task)
         return [self._file(task_dir, name) for name in log_file_names(attempt, stream)]
 
     def open_log(
@@ -320,9 +325,8 @@ class LocalDatastore:
         While the attempt runs, a line still being written is left out; once it is
         finished the answer is exactly the client's.
         """
-        paths = self.log_paths(flow, run, step, task, attempt, stream)
-        task_dir = paths[0].parent
-        blobs = [_read_buffer(path) for path in paths]
+        task_dir = self.task_path(flow, run, step, task)
+        blobs = [_read_buffer(path) for path in self._log_files(task_dir, attempt, stream)]
         if not any(len(blob) for blob in blobs) and not self._attempt_started(task_dir, attempt):
             raise NotFoundError(f"attempt {attempt} not found")
         return MergedLog(blobs, final=self._attempt_finished(task_dir, attempt))
@@ -351,7 +355,8 @@ class LocalDatastore:
         if not stamped:
             return None
         newest = max(stamped, key=lambda name: int(name[len(prefix) : -len(".json")]))
-        value = _read_json(self._file(meta_dir, newest)).get("value")
+        record = _read_json(self._file(meta_dir, newest))
+        value = record.get("value") if isinstance(record, dict) else None
         return None if value in (None, "None", "") else str(value)
 
     def _origin_task(self, flow: str, run: str, step: str, task: str) -> tuple[str, str] | None:
@@ -363,7 +368,8 @@ class LocalDatastore:
             return None
         return origin_run, origin_task
 
-    def _card_files(self, flow: str, run: str, step: str, task: str) -> list[Path]:
+    def _card_files(self, flow: str, run: str, step: str, task: str) -> list[tuple[str, Path]]:
+        """(listed name, resolved path) of the entries of the task's cards folder."""
         cards = self._root / _CARDS_FOLDER / flow / "runs" / run
         # Older Metaflow versions stored cards without the steps level; the client looks
         # there only when the newer folder is empty.
@@ -378,7 +384,9 @@ class LocalDatastore:
                 continue
             if entries:
                 # The client keeps the directory's order, and users refer to cards by index.
-                return [path for entry in entries if (path := self._safe_file(checked, entry))]
+                return [
+                    (entry, path) for entry in entries if (path := self._safe_file(checked, entry))
+                ]
         return []
 
     def _safe_file(self, folder: Path, name: str) -> Path | None:
@@ -409,8 +417,8 @@ class LocalDatastore:
                 run, task = origin
                 seen.add(origin)
         found = []
-        for path in self._card_files(flow, run, step, task):
-            parsed = _parse_card_name(path.name)
+        for name, path in self._card_files(flow, run, step, task):
+            parsed = _parse_card_name(name)
             if parsed is None or not path.is_file():
                 continue
             card_type, card_id, card_hash = parsed

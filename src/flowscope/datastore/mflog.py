@@ -132,8 +132,8 @@ def _scan(buf: Buffer, *, final: bool, with_keys: bool) -> Iterator[_Scanned]:
             if match:
                 ts_raw = match.group(3)
                 ts = _parse_ts(ts_raw)
+        key: tuple[bytes, ...] | None = None
         if ts is not None and match:
-            key = None
             if with_keys:
                 key = (
                     ts_raw,
@@ -146,7 +146,8 @@ def _scan(buf: Buffer, *, final: bool, with_keys: bool) -> Iterator[_Scanned]:
             yield match.end(5) + 1, end, ts, ts_raw, key
         else:
             # The client keeps an unparsed line whole, newline included.
-            key = (_MISSING_TS, b"\xff", bytes(buf[pos:after])) if with_keys else None
+            if with_keys:
+                key = (_MISSING_TS, b"\xff", bytes(buf[pos:after]))
             yield pos, after, None, _MISSING_TS, key
         pos = after
 

@@ -124,7 +124,7 @@ class _JsonCopy:
 
     def _take(self, items: Any) -> list[Any]:
         room = max(0, min(MAX_JSON_ITEMS, MAX_JSON_NODES - self.nodes))
-        taken = []
+        taken: list[Any] = []
         for item in items:
             if len(taken) >= room:
                 break

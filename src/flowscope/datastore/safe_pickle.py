@@ -229,6 +229,9 @@ def _resolve_library_global(module: str, name: str) -> Any:
         # numpy 1.x pickles; numpy 2 moved the module and warns on the old path.
         module = "numpy._core" + module[len("numpy.core") :]
     allowed = _library_objects()
+    root = module.split(".", 1)[0]
+    if root not in sys.modules:
+        raise DatastoreError(f"reading this artifact needs {root}, which is not installed")
     loaded = sys.modules.get(module)
     obj = getattr(loaded, name, None) if loaded is not None else None
     if obj is None:
