@@ -117,7 +117,7 @@ class RunWriter:
                 sa.insert(t).returning(t.c.pk, sort_by_parameter_order=True), inserts
             )
             for row, pk in zip(inserts, result.scalars(), strict=True):
-                by_task[(row["step_name"], row["task_id"])] = int(pk)
+                by_task[(str(row["step_name"]), str(row["task_id"]))] = int(pk)
         attempt_rows = [
             {
                 "task_pk": by_task[(task.step_name, task.task_id)],

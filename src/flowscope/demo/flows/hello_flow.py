@@ -6,13 +6,13 @@ from metaflow import FlowSpec, Parameter, step
 class HelloFlow(FlowSpec):
     """Greets someone a few times."""
 
-    name = Parameter("who", default="world", help="who to greet")
+    who = Parameter("who", default="world", help="who to greet")
     times = Parameter("times", default=3, help="how many greetings")
 
     @step
     def start(self):
         """Prepare the greeting."""
-        self.greeting = f"Hello, {self.name}!"
+        self.greeting = f"Hello, {self.who}!"
         self.next(self.repeat)
 
     @step
