@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-
 from tests import oracle
 
 TIME_TOLERANCE_MS = 1500
@@ -68,6 +67,7 @@ FIXTURES = [
     "card",
     "project",
     "project_branch",
+    "tags",
 ]
 
 
@@ -130,7 +130,9 @@ def test_steps_and_tasks_match_client(
     for step in steps:
         expected = counts.get(step["step_name"], {})
         caught = sum(
-            1 for t in expected_tasks.values() if t["caught"] and t["step_name"] == step["step_name"]
+            1
+            for t in expected_tasks.values()
+            if t["caught"] and t["step_name"] == step["step_name"]
         )
         if expected:
             assert step["task_counts"]["completed"] == expected["completed"] - caught
@@ -155,12 +157,12 @@ def test_attempts_artifacts_and_logs_match_client(
             if not expected["caught"]:
                 assert mine["status"] == theirs["status"], task_pathspec
         for attempt in [a["attempt"] for a in detail["attempts"]]:
-            names = [
-                a["name"] for a in _get(api, base + "/artifacts", attempt=attempt)["items"]
-            ]
+            names = [a["name"] for a in _get(api, base + "/artifacts", attempt=attempt)["items"]]
             assert names == oracle.oracle_artifact_names(task_pathspec, attempt)
             for stream in ("stdout", "stderr"):
-                response = api.get(f"/api/v1{base}/logs/{stream}/download", params={"attempt": attempt})
+                response = api.get(
+                    f"/api/v1{base}/logs/{stream}/download", params={"attempt": attempt}
+                )
                 assert response.status_code == 200
                 assert response.text == oracle.oracle_log(task_pathspec, attempt, stream)
         if expected["exception"] is not None:
@@ -184,7 +186,9 @@ def test_dag_matches_graph_info(api: TestClient, fixture_runs: dict[str, str]) -
                 assert ours["steps"][step][key] == info[key], (name, step, key)
 
 
-def test_cards_match_client_and_are_sandboxed(api: TestClient, fixture_runs: dict[str, str]) -> None:
+def test_cards_match_client_and_are_sandboxed(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
     pathspec = _pathspec(fixture_runs, "card")
     flow_id, run_id = pathspec.split("/")
     found = 0
