@@ -26,7 +26,7 @@ CARD_CSP = (
 def list_cards(ref: Run, task: TaskRow, datastore: Datastore, request: Request) -> Response:
     cards = datastore.list_cards(ref.flow_id, ref.run_id, task["step_name"], task["task_id"])
     base = str(request.url.path).rstrip("/")
-    items = [{"id": c.id, "type": c.type, "url": f"{base}/{c.id}"} for c in cards]
+    items = [{"id": c.hash, "type": c.type, "url": f"{base}/{c.hash}"} for c in cards]
     return page(items, None)
 
 
