@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import os
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from starlette.responses import Response
@@ -10,11 +13,61 @@ from starlette.responses import Response
 from flowscope.api.deps import Datastore, Run, TaskRow, pick_attempt
 from flowscope.api.models import LogPage, LogSearch
 from flowscope.api.responses import FastJSON
+from flowscope.store import RunRef
+
+if TYPE_CHECKING:
+    from flowscope.datastore.local import LocalDatastore
+    from flowscope.datastore.mflog import MergedLog
 
 router = APIRouter(tags=["logs"])
 
 Stream = Literal["stdout", "stderr"]
 TASK = "/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}"
+OPEN_LOGS = 32
+
+
+class _OpenLogs:
+    """Recently opened logs, so paging a big log does not re-merge it per page.
+
+    Keyed by the log files' sizes and mtimes: a log that grew is opened afresh.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._logs: OrderedDict[tuple[Any, ...], MergedLog] = OrderedDict()
+
+    def get(
+        self,
+        datastore: LocalDatastore,
+        ref: RunRef,
+        task: dict[str, Any],
+        attempt: int,
+        stream: str,
+    ) -> MergedLog:
+        where = (ref.flow_id, ref.run_id, task["step_name"], task["task_id"], attempt, stream)
+        key = (str(datastore.root), *where, *(_stat(p) for p in datastore.log_paths(*where)))
+        with self._lock:
+            found = self._logs.get(key)
+            if found is not None:
+                self._logs.move_to_end(key)
+                return found
+        opened = datastore.open_log(*where)
+        with self._lock:
+            self._logs[key] = opened
+            while len(self._logs) > OPEN_LOGS:
+                self._logs.popitem(last=False)
+        return opened
+
+
+def _stat(path: os.PathLike[str]) -> tuple[int, int]:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return (info.st_size, info.st_mtime_ns)
+
+
+open_logs = _OpenLogs()
 
 
 @router.get(TASK + "/logs/{stream}", response_model=LogPage)
@@ -28,14 +81,12 @@ def read_log(
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> FastJSON:
     number = pick_attempt(task, attempt)
-    lines = datastore.read_log(
-        ref.flow_id, ref.run_id, task["step_name"], task["task_id"], number, stream
-    )
-    total = len(lines)
+    log = open_logs.get(datastore, ref, task, number, stream)
+    total = len(log)
     first = max(0, total - limit) if start is None else min(start, total)
     items = [
         {"n": first + i + 1, "ts": line.ts, "text": line.text}
-        for i, line in enumerate(lines[first : first + limit])
+        for i, line in enumerate(log.lines(first, first + limit))
     ]
     earlier = str(max(0, first - limit)) if first > 0 else None
     return FastJSON({"items": items, "total": total, "start": first, "next_cursor": earlier})
@@ -52,9 +103,7 @@ def search_log(
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> FastJSON:
     number = pick_attempt(task, attempt)
-    lines = datastore.read_log(
-        ref.flow_id, ref.run_id, task["step_name"], task["task_id"], number, stream
-    )
+    lines = open_logs.get(datastore, ref, task, number, stream).lines()
     needle = q.casefold()
     matches = [
         {"n": i + 1, "text": line.text}
