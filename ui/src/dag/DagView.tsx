@@ -3,7 +3,7 @@ import { useMemo } from 'react';
 import type { Dag, Page, StepSummary } from '../api/models';
 import { ErrorState, Loading } from '../components/States';
 import { statusLabel } from '../components/Status';
-import { countsText, dagInput, edgePath, layoutDag, type PlacedNode } from './layout';
+import { countsText, dagInput, edgePath, labelPoint, layoutDag, type PlacedNode } from './layout';
 
 const TYPE_LABEL: Record<string, string> = {
   start: 'start',
@@ -180,6 +180,20 @@ export function DagView({
               markerEnd={e.kind === 'forward' ? 'url(#arrow)' : 'url(#arrow-back)'}
             />
           ))}
+          {shape.edges.map((e) => {
+            const at = e.label ? labelPoint(e.points) : null;
+            if (!at || !e.label) return null;
+            return (
+              <text
+                key={`${e.from}->${e.to}:label`}
+                className="edge-label"
+                x={e.kind === 'self' ? at.x + 4 : at.x + 6}
+                y={at.y + 4}
+              >
+                {e.label}
+              </text>
+            );
+          })}
           {shape.nodes.map((n) => {
             const live = byId.get(n.id);
             return (

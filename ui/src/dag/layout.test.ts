@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Dag, DagStep, StepSummary } from '../api/models';
-import { countsText, dagInput, edgePath, findBackEdges, layoutDag } from './layout';
+import { countsText, dagInput, edgePath, findBackEdges, labelPoint, layoutDag } from './layout';
 
 const step = (type: string, next: string[], extra: Partial<DagStep> = {}): DagStep => ({
   type,
@@ -64,7 +64,7 @@ describe('dagInput', () => {
     expect(input.nodes.find((n) => n.id === 'join')?.multi).toBe(false);
     expect(input.nodes.find((n) => n.id === 'a')?.multi).toBe(false);
     expect(input.edges.filter((e) => e.kind !== 'forward')).toEqual([]);
-    expect(input.edges).toContainEqual({ from: 'branch', to: 'b', kind: 'forward' });
+    expect(input.edges).toContainEqual({ from: 'branch', to: 'b', kind: 'forward', label: null });
   });
 
   it('marks a recursive switch: self loops and loops back to an earlier step', () => {
@@ -74,15 +74,27 @@ describe('dagInput', () => {
       structure: [],
       steps: {
         start: step('start', ['check']),
-        check: step('split-switch', ['check', 'fix', 'end']),
+        check: step('split-switch', ['check', 'fix', 'end'], {
+          switch_cases: { again: 'check', broken: 'fix', done: 'end' },
+        }),
         fix: step('linear', ['start']),
         end: step('end', []),
       },
     };
     const input = dagInput(dag, undefined);
-    expect(input.edges).toContainEqual({ from: 'check', to: 'check', kind: 'self' });
-    expect(input.edges).toContainEqual({ from: 'fix', to: 'start', kind: 'back' });
-    expect(input.edges).toContainEqual({ from: 'check', to: 'end', kind: 'forward' });
+    expect(input.edges).toContainEqual({
+      from: 'check',
+      to: 'check',
+      kind: 'self',
+      label: 'again',
+    });
+    expect(input.edges).toContainEqual({ from: 'fix', to: 'start', kind: 'back', label: null });
+    expect(input.edges).toContainEqual({
+      from: 'check',
+      to: 'end',
+      kind: 'forward',
+      label: 'done',
+    });
     const layout = layoutDag(input);
     const y = (id: string) => layout.nodes.find((n) => n.id === id)?.y ?? Number.NaN;
     // The loop does not drag `start` below the steps it loops back from.
@@ -152,5 +164,19 @@ describe('edgePath', () => {
         { x: 10, y: 20 },
       ]),
     ).toBe('M0,0 Q0,10 10,20');
+  });
+});
+
+describe('labelPoint', () => {
+  it('sits between the middle points', () => {
+    expect(labelPoint([])).toBeNull();
+    expect(
+      labelPoint([
+        { x: 0, y: 0 },
+        { x: 10, y: 10 },
+        { x: 20, y: 20 },
+        { x: 30, y: 30 },
+      ]),
+    ).toEqual({ x: 15, y: 15 });
   });
 });

@@ -25,6 +25,8 @@ export interface DagEdge {
   from: string;
   to: string;
   kind: EdgeKind;
+  /** The switch case that takes this edge, if the source is a switch. */
+  label: string | null;
 }
 
 export interface DagInput {
@@ -132,10 +134,16 @@ export function dagInput(dag: Dag, steps: readonly StepSummary[] | undefined): D
   });
   const edges: DagEdge[] = [];
   for (const n of names) {
+    const cases = Object.entries(dag.steps[n]?.switch_cases ?? {});
     for (const to of next.get(n) ?? []) {
       if (!next.has(to)) continue;
       const kind: EdgeKind = to === n ? 'self' : back.has(`${n}\u0000${to}`) ? 'back' : 'forward';
-      edges.push({ from: n, to, kind });
+      const label =
+        cases
+          .filter(([, target]) => target === to)
+          .map(([c]) => c)
+          .join(', ') || null;
+      edges.push({ from: n, to, kind, label });
     }
   }
   return { nodes, edges };
@@ -183,15 +191,15 @@ export function layoutDag(input: DagInput): DagLayout {
   const edges: PlacedEdge[] = input.edges.map((e) => {
     const from = at.get(e.from);
     if (e.kind === 'self' && from) {
-      // A loop on the node's right side.
-      const x = from.x + from.width / 2;
+      // A loop on the node's right side, clear of the stack drawn behind a many-task step.
+      const x = from.x + from.width / 2 + (from.multi ? 8 : 0);
       return {
         ...e,
         points: [
-          { x, y: from.y - 12 },
-          { x: x + 30, y: from.y - 20 },
-          { x: x + 30, y: from.y + 20 },
-          { x, y: from.y + 12 },
+          { x, y: from.y - 14 },
+          { x: x + 44, y: from.y - 26 },
+          { x: x + 44, y: from.y + 26 },
+          { x, y: from.y + 14 },
         ],
       };
     }
@@ -201,8 +209,18 @@ export function layoutDag(input: DagInput): DagLayout {
   });
   const graph = g.graph();
   let width = graph.width ?? 0;
-  for (const e of edges) for (const p of e.points) width = Math.max(width, p.x + 24);
+  for (const e of edges)
+    for (const p of e.points) width = Math.max(width, p.x + (e.label ? 64 : 24));
   return { width, height: graph.height ?? 0, nodes, edges };
+}
+
+/** Where an edge's label goes: its middle point (or the far side of a self loop). */
+export function labelPoint(points: readonly Point[]): Point | null {
+  if (!points.length) return null;
+  const mid = points[Math.floor((points.length - 1) / 2)];
+  const next = points[Math.ceil((points.length - 1) / 2)];
+  if (!mid || !next) return null;
+  return { x: (mid.x + next.x) / 2, y: (mid.y + next.y) / 2 };
 }
 
 /** An SVG path through edge points, smoothed with quadratic curves at the corners. */

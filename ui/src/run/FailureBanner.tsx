@@ -22,7 +22,21 @@ export function FailureBanner({ run }: { run: RunDetail }) {
       ) : null}
     </>
   );
-  if (task.data?.exception) return <ExceptionPanel exception={task.data.exception} title={link} />;
+  if (task.data?.exception)
+    return (
+      <ExceptionPanel
+        exception={task.data.exception}
+        title={link}
+        action={
+          <Link
+            className="btn btn-small"
+            to={taskUrl(run.flow_id, run.run_id, ff.step_name, ff.task_id)}
+          >
+            Open failing task
+          </Link>
+        }
+      />
+    );
   return (
     <section className="exception" aria-label="First failure">
       <div className="exception-title">

@@ -13,6 +13,8 @@ export function RunHeader({ run, startStep }: { run: RunDetail; startStep?: stri
   const [open, setOpen] = useState(false);
   const script = useScriptName(run.flow_id, run.run_id, startStep);
   const params = Object.entries(run.parameters ?? {});
+  // A few short parameters fit on the tags line; more go in a table that opens on demand.
+  const inlineParams = params.length <= 8 && params.every(([k, v]) => k.length + v.length < 48);
   return (
     <section className={`run-header status-edge-${run.status}`} aria-label="Run summary">
       <div className="run-header-grid">
@@ -79,6 +81,16 @@ export function RunHeader({ run, startStep }: { run: RunDetail; startStep?: stri
         ) : null}
       </div>
       <div className="run-header-row">
+        {params.length && inlineParams ? (
+          <div className="params-inline" title="Parameters">
+            {params.map(([k, v]) => (
+              <span key={k} className="param mono">
+                <span className="muted">{k}=</span>
+                {v}
+              </span>
+            ))}
+          </div>
+        ) : null}
         <div className="tags">
           {run.tags.map((t) => (
             <Link key={t} className="tag" to={runsUrl({ tag: t })} title="Runs with this tag">
@@ -112,8 +124,8 @@ export function RunHeader({ run, startStep }: { run: RunDetail; startStep?: stri
           />
         </div>
       </div>
-      {params.length ? (
-        <details className="params" open={params.length <= 6}>
+      {params.length && !inlineParams ? (
+        <details className="params">
           <summary>Parameters ({params.length})</summary>
           <table className="kv">
             <tbody>

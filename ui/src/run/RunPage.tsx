@@ -1,15 +1,17 @@
-import { useCallback, useEffect } from 'react';
+import { lazy, Suspense, useCallback, useEffect } from 'react';
 import { useParams, useSearchParams } from 'react-router';
 import { useDag, useRun, useSteps } from '../api/queries';
 import { Breadcrumbs } from '../components/Breadcrumbs';
 import { isTyping } from '../components/keys';
 import { ErrorState, Loading } from '../components/States';
 import { type TabDef, Tabs } from '../components/Tabs';
-import { DagView } from '../dag/DagView';
 import { TimelineView } from '../timeline/TimelineView';
 import { FailureBanner } from './FailureBanner';
 import { RunHeader } from './RunHeader';
 import { TasksTab } from './TasksTab';
+
+// The graph-layout library is the largest dependency: load it with the DAG tab only.
+const DagView = lazy(() => import('../dag/DagView').then((m) => ({ default: m.DagView })));
 
 type RunTab = 'dag' | 'timeline' | 'tasks';
 const TABS: TabDef<RunTab>[] = [
@@ -68,12 +70,14 @@ export function RunPage() {
           <Tabs tabs={TABS} value={tab} onChange={(t) => setTab(t)} label="Run views" />
           <div className="tab-panel">
             {tab === 'dag' ? (
-              <DagView
-                dag={dag}
-                steps={steps}
-                failedStep={run.data.first_failure?.step_name ?? null}
-                onOpenStep={(step) => setTab('tasks', { step })}
-              />
+              <Suspense fallback={<Loading what="the DAG" />}>
+                <DagView
+                  dag={dag}
+                  steps={steps}
+                  failedStep={run.data.first_failure?.step_name ?? null}
+                  onOpenStep={(step) => setTab('tasks', { step })}
+                />
+              </Suspense>
             ) : tab === 'timeline' ? (
               <TimelineView flow={flow} run={runId} live={live} dag={dag.data} />
             ) : (

@@ -57,6 +57,8 @@ export function RunsFilters({
 }) {
   const flows = useFlows();
   const [tagText, setTagText] = useState('');
+  const [customChosen, setCustom] = useState(false);
+  const custom = customChosen || Boolean(filters.from || filters.to);
   const addTag = () => {
     const t = tagText.trim();
     if (t && !filters.tag.includes(t)) update({ tag: [...filters.tag, t] });
@@ -138,9 +140,10 @@ export function RunsFilters({
       <label className="filter">
         <span>Started</span>
         <select
-          value={filters.range || (filters.from || filters.to ? 'custom' : '')}
+          value={filters.range || (custom ? 'custom' : '')}
           onChange={(e) => {
             const v = e.target.value;
+            setCustom(v === 'custom');
             if (v === 'custom') update({ range: '', from: filters.from, to: filters.to });
             else update({ range: v as RangePreset | '', from: '', to: '' });
           }}
@@ -154,7 +157,7 @@ export function RunsFilters({
           <option value="custom">Between dates…</option>
         </select>
       </label>
-      {!filters.range ? (
+      {custom && !filters.range ? (
         <div className="filter filter-dates">
           <input
             type="date"

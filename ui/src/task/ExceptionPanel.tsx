@@ -1,13 +1,21 @@
+import { type ReactNode, useEffect, useRef } from 'react';
 import type { TaskException } from '../api/models';
 import { CopyButton } from '../components/CopyButton';
 
 export function ExceptionPanel({
   exception,
   title,
+  action,
 }: {
   exception: TaskException;
-  title?: React.ReactNode;
+  title?: ReactNode;
+  action?: ReactNode;
 }) {
+  // The user's own frame is at the bottom of a Python traceback, under Metaflow's frames.
+  const pre = useRef<HTMLPreElement>(null);
+  useEffect(() => {
+    if (pre.current && exception.traceback) pre.current.scrollTop = pre.current.scrollHeight;
+  }, [exception.traceback]);
   return (
     <section className="exception" aria-label="Exception">
       <div className="exception-head">
@@ -16,12 +24,19 @@ export function ExceptionPanel({
           <strong className="mono">{exception.type}</strong>
           {exception.message ? <span className="mono">: {exception.message}</span> : null}
         </div>
-        <CopyButton
-          text={exception.traceback || `${exception.type}: ${exception.message}`}
-          label="Copy traceback"
-        />
+        <div className="actions">
+          {action}
+          <CopyButton
+            text={exception.traceback || `${exception.type}: ${exception.message}`}
+            label="Copy traceback"
+          />
+        </div>
       </div>
-      {exception.traceback ? <pre className="traceback">{exception.traceback}</pre> : null}
+      {exception.traceback ? (
+        <pre className="traceback" ref={pre}>
+          {exception.traceback}
+        </pre>
+      ) : null}
     </section>
   );
 }
