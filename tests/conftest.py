@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
+from tests import oracle
 from tests.fixtures_runs import fixture_sysroot, run_fixture_flows
 
 from flowscope.api.app import create_app
@@ -30,6 +31,7 @@ PG_ADMIN_URL = os.environ.get(
 def fixture_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sysroot holding every fixture run (made once per session)."""
     sysroot = fixture_sysroot(tmp_path_factory.mktemp("mf-fixtures"))
+    oracle.configure(sysroot)  # before anything imports metaflow in this process
     run_fixture_flows(sysroot)
     return sysroot
 

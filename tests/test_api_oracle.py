@@ -11,7 +11,6 @@ written milliseconds apart (see tests/oracle.py).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,11 +18,6 @@ from starlette.testclient import TestClient
 from tests import oracle
 
 TIME_TOLERANCE_MS = 1500
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _client_points_at_fixtures(fixture_root: Path) -> None:
-    oracle.configure(fixture_root)
 
 
 def _get(api: TestClient, path: str, **params: Any) -> Any:
