@@ -9,7 +9,8 @@ if (!url)
 
 export default defineConfig({
   testDir: '.',
-  testMatch: '*.spec.ts',
+  // The scale benchmark (timeline.perf.ts) runs only with `npm run perf`.
+  testMatch: process.env.PERF ? '*.perf.ts' : '*.spec.ts',
   outputDir: fileURLToPath(new URL('../../test-output/e2e-results/', import.meta.url)),
   fullyParallel: false,
   workers: 1,

@@ -1,7 +1,7 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
-import type { StepSummary, TaskOrder, TasksQuery } from '../api/models';
+import type { StepSummary, Task, TaskOrder, TasksQuery } from '../api/models';
 import { useTasksInfinite } from '../api/queries';
 import { formatCount } from '../components/format';
 import { useListKeys } from '../components/keys';
@@ -20,6 +20,54 @@ const ORDERS = {
   '-finished_at': 'Finished (latest)',
 } as const satisfies Partial<Record<TaskOrder, string>>;
 const TASK_STATUSES = ['running', 'completed', 'failed', 'pending'] as const;
+
+/** One row; memoized so that scrolling renders only the rows that come into view. */
+const TaskRow = memo(function TaskRow({
+  flow,
+  run,
+  task: t,
+  selected,
+}: {
+  flow: string;
+  run: string;
+  task: Task;
+  selected: boolean;
+}) {
+  const navigate = useNavigate();
+  const to = taskUrl(flow, run, t.step_name, t.task_id);
+  return (
+    <div
+      className={selected ? 'tr task-row selected' : 'tr task-row'}
+      onClick={(e) => {
+        if (!(e.target as HTMLElement).closest('a')) navigate(to);
+      }}
+      onKeyDown={() => {}}
+    >
+      <span className="td">{t.step_name}</span>
+      <span className="td mono">
+        <Link to={to}>{t.task_id}</Link>
+      </span>
+      <span className="td mono ellipsis" title={t.foreach_label ?? ''}>
+        {t.foreach_label ?? ''}
+      </span>
+      <span className="td">
+        <StatusBadge status={t.status} reason={t.status_reason} caught={t.caught} />
+      </span>
+      <span className="td td-num">{t.attempt > 0 ? `${t.attempt} (retried)` : t.attempt}</span>
+      <span className="td td-time">
+        <Time ms={t.started_at} />
+      </span>
+      <span className="td td-num">
+        <Duration
+          startedAt={t.started_at}
+          finishedAt={t.finished_at}
+          durationMs={t.duration_ms}
+          running={t.status === 'running'}
+        />
+      </span>
+    </div>
+  );
+});
 
 export function TasksTab({
   flow,
@@ -53,7 +101,9 @@ export function TasksTab({
     (): TasksQuery => ({ step_name: step || undefined, status: statusFilter, order }),
     [step, statusFilter, order],
   );
-  const query = useTasksInfinite(flow, run, apiParams);
+  // How far the view is ahead of the loaded rows, to size the next page.
+  const ahead = useRef(0);
+  const query = useTasksInfinite(flow, run, apiParams, () => ahead.current + 200);
   const tasks = useMemo(() => query.data?.pages.flatMap((p) => p.items) ?? [], [query.data]);
   const total = useMemo(() => {
     const counts = steps.filter((s) => !step || s.step_name === step).map((s) => s.task_counts);
@@ -74,6 +124,7 @@ export function TasksTab({
   });
   const items = virtualizer.getVirtualItems();
   const lastIndex = items.at(-1)?.index ?? 0;
+  ahead.current = lastIndex - tasks.length;
   const { hasNextPage, isFetchingNextPage, fetchNextPage } = query;
   useEffect(() => {
     if (hasNextPage && !isFetchingNextPage && lastIndex >= tasks.length - 50) void fetchNextPage();
@@ -168,41 +219,9 @@ export function TasksTab({
                       <div className="tr placeholder-row" />
                     </div>
                   );
-                const to = taskUrl(flow, run, t.step_name, t.task_id);
                 return (
                   <div key={`${t.step_name}/${t.task_id}`} className="vrow" style={style}>
-                    <div
-                      className={v.index === selected ? 'tr task-row selected' : 'tr task-row'}
-                      onClick={(e) => {
-                        if (!(e.target as HTMLElement).closest('a')) navigate(to);
-                      }}
-                      onKeyDown={() => {}}
-                    >
-                      <span className="td">{t.step_name}</span>
-                      <span className="td mono">
-                        <Link to={to}>{t.task_id}</Link>
-                      </span>
-                      <span className="td mono ellipsis" title={t.foreach_label ?? ''}>
-                        {t.foreach_label ?? ''}
-                      </span>
-                      <span className="td">
-                        <StatusBadge status={t.status} reason={t.status_reason} caught={t.caught} />
-                      </span>
-                      <span className="td td-num">
-                        {t.attempt > 0 ? `${t.attempt} (retried)` : t.attempt}
-                      </span>
-                      <span className="td td-time">
-                        <Time ms={t.started_at} />
-                      </span>
-                      <span className="td td-num">
-                        <Duration
-                          startedAt={t.started_at}
-                          finishedAt={t.finished_at}
-                          durationMs={t.duration_ms}
-                          running={t.status === 'running'}
-                        />
-                      </span>
-                    </div>
+                    <TaskRow flow={flow} run={run} task={t} selected={v.index === selected} />
                   </div>
                 );
               })}

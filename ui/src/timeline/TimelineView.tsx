@@ -57,7 +57,13 @@ export function TimelineView({
     return () => clearInterval(t);
   }, [live]);
 
-  const model = useMemo(() => (query.data ? buildModel(query.data) : null), [query.data]);
+  const model = useMemo(() => {
+    if (!query.data) return null;
+    const t0 = performance.now();
+    const m = buildModel(query.data);
+    performance.measure('flowscope:timeline-model', { start: t0 });
+    return m;
+  }, [query.data]);
   const rows = useMemo(
     () =>
       model
@@ -130,6 +136,10 @@ export function TimelineView({
       },
       palette.current,
     );
+    // For the scale benchmark (e2e/timeline.perf.ts): when the first picture was drawn.
+    if (!performance.getEntriesByName('flowscope:timeline-drawn').length) {
+      performance.mark('flowscope:timeline-drawn');
+    }
     // Minimap: cached picture plus the window in view.
     const mini = miniRef.current;
     const mctx = mini?.getContext('2d');
