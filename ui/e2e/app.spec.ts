@@ -209,6 +209,13 @@ test('shortcuts, dark theme and UTC times', async ({ page }) => {
   await expect(page.getByLabel('Search runs')).toBeFocused();
   await page.keyboard.press('Escape');
 
+  await page.keyboard.press('j');
+  await expect(page.locator('.run-row.selected')).toHaveCount(1);
+  await page.keyboard.press('Enter');
+  await expect(page.locator('.run-header')).toBeVisible();
+  await page.goBack();
+  await expect(page.locator('.run-row').first()).toBeVisible();
+
   await page.getByRole('button', { name: 'UTC' }).click();
   await expect(page.locator('.run-row .td-time time').first()).toHaveText(/Z$/);
   await page.getByRole('button', { name: /^Theme/ }).click();

@@ -150,7 +150,7 @@ export async function taskWithLog(
     for (const l of log.items) {
       // biome-ignore lint/suspicious/noControlCharactersInRegex: strip ANSI colour codes
       const plain = l.text.replace(/\x1b\[[0-9;]*m/g, '');
-      const word = plain.match(/[A-Za-z]{5,}/)?.[0];
+      const word = plain.match(/[A-Za-z]{4,}/)?.[0];
       if (word) return { ...r, ...t, word };
     }
   }

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { useSearchParams } from 'react-router';
 import type { TaskRef } from '../api/client';
 import type { ArtifactDetail } from '../api/models';
 import { useArtifact, useArtifacts } from '../api/queries';
@@ -99,7 +100,18 @@ function ArtifactPanel({ task, attempt, name }: { task: TaskRef; attempt: number
 
 export function Artifacts({ task, attempt }: { task: TaskRef; attempt: number }) {
   const [includePrivate, setIncludePrivate] = useState(false);
-  const [selected, setSelected] = useState<string | null>(null);
+  // The chosen artifact is in the URL (?artifact=name) so a preview can be shared.
+  const [params, setParams] = useSearchParams();
+  const selected = params.get('artifact');
+  const setSelected = (name: string) =>
+    setParams(
+      (p) => {
+        const n = new URLSearchParams(p);
+        n.set('artifact', name);
+        return n;
+      },
+      { replace: true },
+    );
   const list = useArtifacts(task, attempt, includePrivate);
   const items = list.data?.items ?? [];
   const current = selected ?? items[0]?.name ?? null;
