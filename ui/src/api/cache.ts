@@ -48,15 +48,25 @@ export function patchTaskInPages(
   );
 }
 
+function isPage<T>(v: unknown): v is Page<T> {
+  return typeof v === 'object' && v !== null && Array.isArray((v as { items?: unknown }).items);
+}
+
 function isInfinite<T>(v: unknown): v is InfiniteData<Page<T>, unknown> {
   return typeof v === 'object' && v !== null && Array.isArray((v as { pages?: unknown }).pages);
 }
 
 /** A run changed (status, times, tags): update every runs list and its detail in place. */
 export function applyRunUpdate(qc: QueryClient, update: RunKey & Partial<Run>) {
-  qc.setQueriesData({ queryKey: keys.runsAll() }, (old: unknown) =>
-    isInfinite<Run>(old) ? patchRunInPages(old, update) : old,
-  );
+  qc.setQueriesData({ queryKey: keys.runsAll() }, (old: unknown) => {
+    if (isInfinite<Run>(old)) return patchRunInPages(old, update);
+    // A plain page: the recent runs of one flow on the flows page.
+    if (isPage<Run>(old)) {
+      const patched = patchRunInPages({ pages: [old], pageParams: [null] }, update).pages[0];
+      return patched ?? old;
+    }
+    return old;
+  });
   qc.setQueryData<RunDetail>(keys.runDetail(update.flow_id, update.run_id), (old) =>
     old ? { ...old, ...update } : old,
   );

@@ -44,6 +44,8 @@ export function useRunsInfinite(params: RunsQuery) {
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.next_cursor,
     placeholderData: keepPreviousData,
+    // Refetching re-reads every loaded page: poll only a short list (issue 4 replaces this).
+    refetchInterval: (q) => ((q.state.data?.pages.length ?? 0) <= 2 ? 15_000 : false),
   });
 }
 

@@ -540,6 +540,8 @@ export function TimelineView({
             model={model}
             now={now}
             tz={tz}
+            areaW={size.current.w}
+            areaH={viewH}
           />
         ) : null}
       </div>
@@ -565,7 +567,11 @@ function HoverCard({
   model,
   now,
   tz,
+  areaW,
+  areaH,
 }: {
+  areaW: number;
+  areaH: number;
   x: number;
   y: number;
   task: number;
@@ -580,7 +586,15 @@ function HoverCard({
   const nAttempts = (model.taskAttemptOffset[task + 1] ?? 0) - (model.taskAttemptOffset[task] ?? 0);
   const label = model.taskLabel[task];
   return (
-    <div className="hover-card" style={{ left: x + 14, top: y + 14 }} role="tooltip">
+    <div
+      className="hover-card"
+      // Keep the card on screen: flip it to the left of / above the pointer near the edges.
+      style={{
+        left: x + 270 > areaW ? Math.max(0, x - 254) : x + 14,
+        top: y + 160 > areaH ? Math.max(0, y - 150) : y + 14,
+      }}
+      role="tooltip"
+    >
       <div className="mono strong">
         {model.steps[model.taskStep[task] ?? 0]}/{model.taskId[task]}
       </div>
