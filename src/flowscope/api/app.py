@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
@@ -12,8 +14,9 @@ from starlette.routing import Mount
 
 from flowscope import __version__
 from flowscope.api.context import AppContext
+from flowscope.api.live import EventHub
 from flowscope.api.responses import FastJSON
-from flowscope.api.routes import artifacts, cards, health, logs, runs, tasks
+from flowscope.api.routes import artifacts, cards, events, health, logs, runs, tasks
 from flowscope.datastore import NotFoundError
 from flowscope.store import BadCursor
 
@@ -31,7 +34,18 @@ but this installation has no web UI build.</p>
 
 
 def create_api(ctx: AppContext) -> FastAPI:
+    hub = EventHub(ctx.store)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+
     api = FastAPI(
+        lifespan=lifespan,
         title="flowscope",
         version=__version__,
         description="Monitoring API for Metaflow runs. See docs/API.md.",
@@ -40,7 +54,8 @@ def create_api(ctx: AppContext) -> FastAPI:
         redoc_url=None,
     )
     api.state.ctx = ctx
-    for module in (health, runs, tasks, artifacts, logs, cards):
+    api.state.hub = hub
+    for module in (health, runs, tasks, artifacts, logs, cards, events):
         api.include_router(module.router, prefix=API_PREFIX)
 
     @api.exception_handler(HTTPException)
@@ -104,7 +119,10 @@ def create_app(ctx: AppContext) -> FastAPI:
     inner = create_api(ctx)
     if ctx.base_path == "/":
         return inner
-    outer = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    # A mounted app's lifespan does not run by itself: the outer app runs the inner one's.
+    outer = FastAPI(
+        openapi_url=None, docs_url=None, redoc_url=None, lifespan=inner.router.lifespan_context
+    )
     outer.state.ctx = ctx
     prefix = ctx.base_path.rstrip("/")
 

@@ -120,7 +120,6 @@ class LocalIndexer:
             self.store.delete_runs([run.pk for _, run in gone])
             stats.runs_pruned = len(gone)
             stats.changed_flows.update(flow_id for (flow_id, _), _ in gone)
-        self.store.refresh_flows(sorted(stats.changed_flows))
         stats.seconds = time.monotonic() - started
         return stats
 
@@ -143,7 +142,6 @@ class LocalIndexer:
             )
         if removed:
             self.store.delete_runs(removed)
-        self.store.refresh_flows(sorted(stats.changed_flows))
         return stats
 
     def unsealed_runs(self) -> list[tuple[str, str]]:

@@ -74,11 +74,6 @@ class Store:
         with self.write() as conn:
             writes.delete_runs(conn, pks)
 
-    def refresh_flows(self, flow_ids: Sequence[str]) -> None:
-        if flow_ids:
-            with self.write() as conn:
-                writes.refresh_flows(conn, flow_ids)
-
     def set_state(self, key: str, value: str) -> None:
         with self.write() as conn:
             conn.execute(sa.delete(s.state).where(s.state.c.key == key))
@@ -135,3 +130,20 @@ class Store:
     def timeline(self, ref: RunRef) -> dict[str, Any]:
         with self.read() as conn:
             return reads.timeline(conn, ref)
+
+    # ---- change events (live updates) -----------------------------------------------
+
+    def events_after(
+        self, after_id: int, limit: int, flow_id: str | None = None, run_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            return reads.events_after(conn, after_id, limit, flow_id, run_id)
+
+    def event_bounds(self) -> tuple[int, int]:
+        with self.read() as conn:
+            return reads.event_bounds(conn)
+
+    def prune_events(self, keep: int) -> None:
+        """Forget all but the newest `keep` events (subscribers further behind resync)."""
+        with self.write() as conn:
+            writes.prune_events(conn, keep)

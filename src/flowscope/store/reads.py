@@ -354,3 +354,36 @@ def timeline(conn: Connection, ref: RunRef) -> dict[str, Any]:
         attempts["started_at"].append(row.started_at)
         attempts["finished_at"].append(row.finished_at)
     return {"steps": step_names, "tasks": tasks, "attempts": attempts}
+
+
+def events_after(
+    conn: Connection,
+    after_id: int,
+    limit: int,
+    flow_id: str | None = None,
+    run_id: str | None = None,
+) -> list[dict[str, Any]]:
+    ev = s.events
+    query = sa.select(ev).where(ev.c.id > after_id)
+    if flow_id is not None and run_id is not None:
+        query = query.where(ev.c.flow_id == flow_id, ev.c.run_id == run_id)
+    rows = conn.execute(query.order_by(ev.c.id).limit(limit))
+    return [
+        {
+            "id": row.id,
+            "kind": row.kind,
+            "flow_id": row.flow_id,
+            "run_id": row.run_id,
+            "step_name": row.step_name,
+            "task_id": row.task_id,
+            "data": row.data,
+        }
+        for row in rows
+    ]
+
+
+def event_bounds(conn: Connection) -> tuple[int, int]:
+    """(oldest kept event id, newest event id); (0, 0) when there are none."""
+    ev = s.events
+    low, high = conn.execute(sa.select(sa.func.min(ev.c.id), sa.func.max(ev.c.id))).one()
+    return int(low or 0), int(high or 0)

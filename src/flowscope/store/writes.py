@@ -7,6 +7,7 @@ old or the new state of that run, and the next pass redoes exactly what is missi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -38,6 +39,32 @@ class RunWriter:
     def __init__(self, conn: Connection, source_id: int) -> None:
         self.conn = conn
         self.source_id = source_id
+        self.flow_id = ""
+        self.run_id = ""
+        self.created = False
+        # Change events, in the order they happened, written with the run (see schema.events).
+        self.events: list[tuple[str, str | None, str | None, dict[str, Any]]] = []
+
+    def _emit(
+        self, kind: str, data: dict[str, Any], step: str | None = None, task: str | None = None
+    ) -> None:
+        self.events.append((kind, step, task, data))
+
+    def _task_item(self, task: TaskRecord) -> dict[str, Any]:
+        return {
+            "flow_id": self.flow_id,
+            "run_id": self.run_id,
+            "step_name": task.step_name,
+            "task_id": task.task_id,
+            "status": task.status,
+            "status_reason": task.status_reason,
+            "caught": task.caught,
+            "attempt": task.attempt,
+            "started_at": task.started_at,
+            "finished_at": task.finished_at,
+            "duration_ms": task.duration_ms,
+            "foreach_label": task.foreach_label,
+        }
 
     def stored_tasks(self, run_pk: int) -> dict[tuple[str, str], StoredTask]:
         t = s.tasks
@@ -51,11 +78,22 @@ class RunWriter:
     def ensure_run(self, flow_id: str, run_id: str, started_at: int | None) -> int:
         """The run's primary key, inserting a placeholder row the first time."""
         r = s.runs
+        self.flow_id, self.run_id = flow_id, run_id
         pk = self.conn.execute(
             sa.select(r.c.pk).where(r.c.flow_id == flow_id, r.c.run_id == run_id)
         ).scalar()
         if pk is not None:
             return int(pk)
+        self.created = True
+        self._emit("run_created", {})  # filled in by write_run, once the run is known
+        # The flow's run count moves in the same transaction as the run itself, so an
+        # indexer killed between runs never leaves the flows list behind.
+        f = s.flows
+        counted = self.conn.execute(
+            sa.update(f).where(f.c.flow_id == flow_id).values(run_count=f.c.run_count + 1)
+        )
+        if counted.rowcount == 0:
+            self.conn.execute(sa.insert(f).values(flow_id=flow_id, run_count=1))
         result = self.conn.execute(
             sa.insert(r).values(
                 source_id=self.source_id,
@@ -102,6 +140,34 @@ class RunWriter:
             else:
                 updates.append({**row, "b_pk": known.pk})
                 by_task[(task.step_name, task.task_id)] = known.pk
+        old_attempts: dict[int, dict[int, str]] = {}
+        for chunk in _chunks([u["b_pk"] for u in updates], 500):
+            for old in self.conn.execute(
+                sa.select(a.c.task_pk, a.c.attempt, a.c.status).where(a.c.task_pk.in_(chunk))
+            ):
+                old_attempts.setdefault(old.task_pk, {})[old.attempt] = old.status
+        for task in changed:
+            known = stored.get((task.step_name, task.task_id))
+            item = self._task_item(task)
+            if known is None:
+                self._emit("task_created", item, task.step_name, task.task_id)
+            elif known.status != task.status:
+                self._emit("task_status", item, task.step_name, task.task_id)
+            before = old_attempts.get(known.pk, {}) if known else {}
+            for attempt in task.attempts:
+                if before.get(attempt.attempt) != attempt.status:
+                    self._emit(
+                        "attempt_status",
+                        {
+                            "flow_id": self.flow_id,
+                            "run_id": self.run_id,
+                            "step_name": task.step_name,
+                            "task_id": task.task_id,
+                            **vars(attempt),
+                        },
+                        task.step_name,
+                        task.task_id,
+                    )
         if updates:
             columns = [k for k in updates[0] if k != "b_pk"]
             self.conn.execute(
@@ -213,6 +279,42 @@ class RunWriter:
         )
 
     def write_steps(self, run_pk: int, steps: Sequence[StepRecord]) -> None:
+        st = s.steps
+        before = {
+            row.step_name: (row.status, row.pending, row.running, row.completed, row.failed)
+            for row in self.conn.execute(
+                sa.select(
+                    st.c.step_name,
+                    st.c.status,
+                    st.c.pending,
+                    st.c.running,
+                    st.c.completed,
+                    st.c.failed,
+                ).where(st.c.run_pk == run_pk)
+            )
+        }
+        for step in steps:
+            now = (step.status, step.pending, step.running, step.completed, step.failed)
+            if before.get(step.step_name) != now:
+                self._emit(
+                    "step_status",
+                    {
+                        "flow_id": self.flow_id,
+                        "run_id": self.run_id,
+                        "step_name": step.step_name,
+                        "type": step.type,
+                        "status": step.status,
+                        "started_at": step.started_at,
+                        "finished_at": step.finished_at,
+                        "task_counts": {
+                            "pending": step.pending,
+                            "running": step.running,
+                            "completed": step.completed,
+                            "failed": step.failed,
+                        },
+                    },
+                    step.step_name,
+                )
         self.conn.execute(sa.delete(s.steps).where(s.steps.c.run_pk == run_pk))
         if steps:
             self.conn.execute(
@@ -245,8 +347,55 @@ class RunWriter:
             values["graph"] = _json(run.graph)
         if run.parameters is not None:
             values["parameters"] = _json(run.parameters)
+        before = self.conn.execute(
+            sa.select(s.runs.c.status, s.runs.c.status_reason, s.runs.c.tags).where(
+                s.runs.c.pk == run_pk
+            )
+        ).first()
         self.conn.execute(sa.update(s.runs).where(s.runs.c.pk == run_pk).values(values))
         self._write_tags(run_pk, run.tags, run.system_tags)
+        f = s.flows
+        self.conn.execute(
+            sa.update(f)
+            .where(
+                f.c.flow_id == run.flow_id,
+                sa.or_(f.c.last_started_at.is_(None), f.c.last_started_at <= run.started_at),
+            )
+            .values(last_run_pk=run_pk, last_started_at=run.started_at)
+        )
+        item = run_event_item(run)
+        if self.created:
+            self.events = [
+                (kind, step, task, item if kind == "run_created" else data)
+                for kind, step, task, data in self.events
+            ]
+        elif before is not None:
+            if (before.status, before.status_reason) != (run.status, run.status_reason):
+                self._emit("run_status", item)
+            if before.tags != values["tags"]:
+                self._emit("run_tags", item)
+        self._flush_events()
+
+    def _flush_events(self) -> None:
+        if not self.events:
+            return
+        now = int(time.time() * 1000)
+        self.conn.execute(
+            sa.insert(s.events),
+            [
+                {
+                    "ts": now,
+                    "kind": kind,
+                    "flow_id": self.flow_id,
+                    "run_id": self.run_id,
+                    "step_name": step,
+                    "task_id": task,
+                    "data": _json(data),
+                }
+                for kind, step, task, data in self.events
+            ],
+        )
+        self.events = []
 
     def _write_tags(self, run_pk: int, tags: list[str], system_tags: list[str]) -> None:
         rt = s.run_tags
@@ -276,6 +425,28 @@ class RunWriter:
         )
 
 
+def run_event_item(run: RunRecord) -> dict[str, Any]:
+    """A run as the API's Run item, so a subscriber can update its lists in place."""
+    first_failure = None
+    if run.first_failure_step is not None:
+        first_failure = {"step_name": run.first_failure_step, "task_id": run.first_failure_task}
+    return {
+        "flow_id": run.flow_id,
+        "run_id": run.run_id,
+        "user": run.user,
+        "status": run.status,
+        "status_reason": run.status_reason,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration_ms": run.duration_ms,
+        "tags": run.tags,
+        "system_tags": run.system_tags,
+        "project": run.project,
+        "branch": run.branch,
+        "first_failure": first_failure,
+    }
+
+
 def stored_runs(conn: Connection, source_id: int) -> dict[tuple[str, str], StoredRun]:
     r = s.runs
     rows = conn.execute(
@@ -298,6 +469,12 @@ def stored_runs(conn: Connection, source_id: int) -> dict[tuple[str, str], Store
 
 
 def delete_runs(conn: Connection, pks: Sequence[int]) -> None:
+    r = s.runs
+    flow_ids: set[str] = set()
+    for chunk in _chunks(list(pks), 500):
+        flow_ids.update(
+            row.flow_id for row in conn.execute(sa.select(r.c.flow_id).where(r.c.pk.in_(chunk)))
+        )
     for chunk in _chunks(list(pks), 200):
         task_pks = sa.select(s.tasks.c.pk).where(s.tasks.c.run_pk.in_(chunk))
         conn.execute(sa.delete(s.attempts).where(s.attempts.c.task_pk.in_(task_pks)))
@@ -305,6 +482,7 @@ def delete_runs(conn: Connection, pks: Sequence[int]) -> None:
         conn.execute(sa.delete(s.steps).where(s.steps.c.run_pk.in_(chunk)))
         conn.execute(sa.delete(s.run_tags).where(s.run_tags.c.run_pk.in_(chunk)))
         conn.execute(sa.delete(s.runs).where(s.runs.c.pk.in_(chunk)))
+    refresh_flows(conn, flow_ids)
 
 
 def refresh_flows(conn: Connection, flow_ids: Iterable[str]) -> None:
@@ -329,6 +507,12 @@ def refresh_flows(conn: Connection, flow_ids: Iterable[str]) -> None:
                 last_started_at=last.started_at if last else None,
             )
         )
+
+
+def prune_events(conn: Connection, keep: int) -> None:
+    newest = conn.execute(sa.select(sa.func.max(s.events.c.id))).scalar()
+    if newest is not None and newest > keep:
+        conn.execute(sa.delete(s.events).where(s.events.c.id <= newest - keep))
 
 
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
