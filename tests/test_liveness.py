@@ -7,9 +7,12 @@ running, and a new run appears in the API within 2 seconds of landing on disk.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 from tests.helpers import kill_group, start_flow, wait_for
 
@@ -25,7 +28,8 @@ def _only_run(store: Store) -> dict | None:
     return items[0] if items else None
 
 
-def test_killed_run_turns_failed_within_30s(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["sigkill", "ctrl-c"])
+def test_killed_run_turns_failed_within_30s(tmp_path: Path, how: str) -> None:
     store = Store(f"sqlite:///{tmp_path / 'index.sqlite'}")
     indexer = LocalIndexer(store, tmp_path / ".metaflow")
     flow = start_flow(tmp_path, "slow_flow.py", SLOW_FLOW_SLEEP_S="2", SLOW_FLOW_WIDTH="2")
@@ -43,7 +47,12 @@ def test_killed_run_turns_failed_within_30s(tmp_path: Path) -> None:
 
         wait_for(running_task, timeout=60, every=0.5)
     finally:
-        kill_group(flow)
+        if how == "ctrl-c":
+            # What a terminal sends the whole foreground process group on Ctrl-C.
+            os.killpg(flow.pid, signal.SIGINT)
+            flow.wait(timeout=30)
+        else:
+            kill_group(flow)
     killed_at = time.monotonic()
 
     def failed() -> dict | None:
