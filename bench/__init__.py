@@ -1,0 +1,1 @@
+"""Benchmarks for flowscope, and a generator of Metaflow-shaped local datastores."""
