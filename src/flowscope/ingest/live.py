@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 LIVENESS_EVERY_S = 2.0
 FULL_PASS_EVERY_S = 60.0
+# The change log keeps this many events; a subscriber further behind is told to resync.
+KEEP_EVENTS = 200_000
 
 
 class LiveIndexer:
@@ -74,6 +76,7 @@ class LiveIndexer:
             now = time.monotonic()
             if now - last_full >= FULL_PASS_EVERY_S:
                 self.indexer.index_once()
+                self.indexer.store.prune_events(KEEP_EVENTS)
                 last_full = last_liveness = now
             elif now - last_liveness >= LIVENESS_EVERY_S:
                 unsealed = [key for key in self.indexer.unsealed_runs() if key not in runs]
