@@ -74,11 +74,14 @@ def test_killed_run_turns_failed_within_30s(tmp_path: Path, how: str) -> None:
     store.close()
 
 
-def test_serve_shows_a_new_run_within_2s_and_follows_it_to_completed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("poll", [False, True], ids=["inotify", "polling"])
+def test_serve_shows_a_new_run_within_2s_and_follows_it_to_completed(
+    tmp_path: Path, poll: bool
+) -> None:
     (tmp_path / ".metaflow").mkdir()
     store = Store(f"sqlite:///{tmp_path / 'index.sqlite'}")
     ctx = AppContext(store=store)
-    live = LiveIndexer(LocalIndexer(store, tmp_path / ".metaflow"), ctx.index.ready)
+    live = LiveIndexer(LocalIndexer(store, tmp_path / ".metaflow"), ctx.index.ready, poll=poll)
     live.start()
     try:
         with TestClient(create_app(ctx)) as api:

@@ -1,7 +1,8 @@
 """Keeping the index current while `flowscope serve` runs.
 
-File-system events (inotify through watchfiles, or its polling mode on file systems
-without events) name the runs that changed; those are re-read at once. Unfinished runs
+File-system events (inotify through watchfiles) name the runs that changed; those are
+re-read at once. Where there are no events (network mounts: `--poll`, or when inotify
+fails), an incremental pass every `POLL_EVERY_S` seconds stands in for them. Unfinished runs
 are also re-read every `LIVENESS_EVERY_S` seconds, since a process dying writes nothing,
 and a full pass every `FULL_PASS_EVERY_S` seconds catches anything an event missed.
 """
@@ -21,6 +22,7 @@ from flowscope.ingest.local_indexer import NOT_FLOWS, LocalIndexer
 log = logging.getLogger(__name__)
 
 LIVENESS_EVERY_S = 2.0
+POLL_EVERY_S = 1.0
 FULL_PASS_EVERY_S = 60.0
 # The change log keeps this many events; a subscriber further behind is told to resync.
 KEEP_EVENTS = 200_000
@@ -48,8 +50,8 @@ class LiveIndexer:
         while not self.stop_event.is_set():
             try:
                 self._follow()
-            except Exception:  # the watcher must outlive any one failure
-                log.exception("indexer loop failed; retrying with polling")
+            except Exception:  # e.g. more folders than inotify may watch
+                log.exception("following file events failed; polling instead")
                 self.poll = True
                 self.stop_event.wait(1.0)
 
@@ -57,6 +59,24 @@ class LiveIndexer:
         root = self.indexer.root
         while not root.is_dir() and not self.stop_event.is_set():
             self.stop_event.wait(1.0)  # the datastore appears with the first run
+        if self.poll:
+            self._poll()
+        else:
+            self._watch(root)
+
+    def _poll(self) -> None:
+        """Without file events (network mounts, or too many folders to watch), passes
+        are the events: a pass over unchanged, finished runs costs a few stat() calls
+        each, so repeating it every second is cheap."""
+        last_prune = time.monotonic()
+        while not self.stop_event.is_set():
+            self.indexer.index_once()
+            if time.monotonic() - last_prune >= FULL_PASS_EVERY_S:
+                self.indexer.store.prune_events(KEEP_EVENTS)
+                last_prune = time.monotonic()
+            self.stop_event.wait(POLL_EVERY_S)
+
+    def _watch(self, root: Path) -> None:
         last_liveness = last_full = time.monotonic()
         for changes in watchfiles.watch(
             root,
@@ -65,8 +85,6 @@ class LiveIndexer:
             rust_timeout=int(LIVENESS_EVERY_S * 1000),
             debounce=150,
             step=50,
-            force_polling=self.poll,
-            poll_delay_ms=500,
             recursive=True,
             ignore_permission_denied=True,
         ):
