@@ -3,12 +3,13 @@ import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import type { StepSummary, Task, TaskOrder, TasksQuery } from '../api/models';
 import { useTasksInfinite } from '../api/queries';
-import { formatCount } from '../components/format';
+import { formatCount, formatDuration, formatTime, type TimeZoneMode } from '../components/format';
 import { useListKeys } from '../components/keys';
 import { taskUrl } from '../components/paths';
+import { usePrefs } from '../components/prefs';
 import { EmptyState, ErrorState, Loading } from '../components/States';
 import { StatusBadge } from '../components/Status';
-import { Duration, Time } from '../components/Time';
+import { Duration } from '../components/Time';
 
 const ROW_HEIGHT = 32;
 const ORDERS = {
@@ -27,11 +28,13 @@ const TaskRow = memo(function TaskRow({
   run,
   task: t,
   selected,
+  tz,
 }: {
   flow: string;
   run: string;
   task: Task;
   selected: boolean;
+  tz: TimeZoneMode;
 }) {
   const navigate = useNavigate();
   const to = taskUrl(flow, run, t.step_name, t.task_id);
@@ -54,16 +57,19 @@ const TaskRow = memo(function TaskRow({
         <StatusBadge status={t.status} reason={t.status_reason} caught={t.caught} />
       </span>
       <span className="td td-num">{t.attempt > 0 ? `${t.attempt} (retried)` : t.attempt}</span>
-      <span className="td td-time">
-        <Time ms={t.started_at} />
-      </span>
+      {/* Plain text for finished tasks: rows come and go by the hundred while scrolling. */}
+      <span className="td td-time">{formatTime(t.started_at, tz)}</span>
       <span className="td td-num">
-        <Duration
-          startedAt={t.started_at}
-          finishedAt={t.finished_at}
-          durationMs={t.duration_ms}
-          running={t.status === 'running'}
-        />
+        {t.status === 'running' ? (
+          <Duration
+            startedAt={t.started_at}
+            finishedAt={t.finished_at}
+            durationMs={t.duration_ms}
+            running
+          />
+        ) : (
+          formatDuration(t.duration_ms)
+        )}
       </span>
     </div>
   );
@@ -80,6 +86,7 @@ export function TasksTab({
   steps: StepSummary[];
   live: boolean;
 }) {
+  const { tz } = usePrefs();
   const [params, setParams] = useSearchParams();
   const step = params.get('step') ?? '';
   const status = params.get('status') ?? '';
@@ -120,7 +127,7 @@ export function TasksTab({
     count: Math.max(tasks.length, query.hasNextPage ? total : 0),
     getScrollElement: () => scrollRef.current,
     estimateSize: () => ROW_HEIGHT,
-    overscan: 20,
+    overscan: 8,
   });
   const items = virtualizer.getVirtualItems();
   const lastIndex = items.at(-1)?.index ?? 0;
@@ -221,7 +228,13 @@ export function TasksTab({
                   );
                 return (
                   <div key={`${t.step_name}/${t.task_id}`} className="vrow" style={style}>
-                    <TaskRow flow={flow} run={run} task={t} selected={v.index === selected} />
+                    <TaskRow
+                      flow={flow}
+                      run={run}
+                      task={t}
+                      selected={v.index === selected}
+                      tz={tz}
+                    />
                   </div>
                 );
               })}
