@@ -34,7 +34,7 @@ export interface DagInput {
   edges: DagEdge[];
 }
 
-export const NODE_WIDTH = 220;
+export const NODE_WIDTH = 260;
 export const NODE_HEIGHT = 66;
 
 const ZERO: TaskCounts = { pending: 0, running: 0, completed: 0, failed: 0 };
