@@ -14,7 +14,7 @@ export default defineConfig({
   },
   server: {
     proxy: {
-      '/api': process.env.FLOWSCOPE_URL ?? 'http://127.0.0.1:8000',
+      '/api': process.env.FLOWSCOPE_URL ?? 'http://127.0.0.1:8083',
     },
   },
   test: {
