@@ -64,6 +64,9 @@ export function TimelineView({
     performance.measure('flowscope:timeline-model', { start: t0 });
     return m;
   }, [query.data]);
+  // Layout, bounds and critical path of a big live run follow the clock in 10 s steps: each
+  // costs a pass over every task. Bars are still drawn up to the current second.
+  const layoutNow = model && model.nTasks > 5000 ? Math.floor(now / 10_000) * 10_000 : now;
   const rows = useMemo(
     () =>
       model
@@ -72,21 +75,21 @@ export function TimelineView({
             statuses: statuses.size === 4 ? null : statuses,
             steps: stepFilter === null ? null : new Set([stepFilter]),
             collapsed,
-            now,
+            now: layoutNow,
           })
         : null,
-    [model, order, statuses, stepFilter, collapsed, now],
+    [model, order, statuses, stepFilter, collapsed, layoutNow],
   );
-  const bounds = useMemo(() => (model ? modelBounds(model, now) : null), [model, now]);
+  const bounds = useMemo(() => (model ? modelBounds(model, layoutNow) : null), [model, layoutNow]);
   const critical = useMemo(() => {
     if (!model || !showCritical) return null;
     const next: Record<string, string[]> = {};
     for (const [name, s] of Object.entries(dag?.steps ?? {})) next[name] = s.next;
-    const path = criticalPath(model, dag ? parentSteps(model.steps, next) : null, now);
+    const path = criticalPath(model, dag ? parentSteps(model.steps, next) : null, layoutNow);
     const mask = new Uint8Array(model.nTasks);
     for (const i of path) mask[i] = 1;
     return { mask, path };
-  }, [model, showCritical, dag, now]);
+  }, [model, showCritical, dag, layoutNow]);
 
   const wrapRef = useRef<HTMLDivElement>(null);
   const scrollRef = useRef<HTMLDivElement>(null);
@@ -193,6 +196,12 @@ export function TimelineView({
     if (bounds && (followFit.current || !viewRef.current)) viewRef.current = fitView(bounds);
     schedule();
   }, [bounds, rows, dark, critical, schedule]);
+
+  // Running bars grow every second (drawing reads `now` from `latest`).
+  // biome-ignore lint/correctness/useExhaustiveDependencies: redraw on each tick of the clock
+  useEffect(() => {
+    if (live) schedule();
+  }, [now, live, schedule]);
 
   // Canvas size follows its box (the box exists once the model has loaded).
   // biome-ignore lint/correctness/useExhaustiveDependencies: re-attach when the canvas first appears
