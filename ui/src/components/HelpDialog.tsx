@@ -10,6 +10,8 @@ const SHORTCUTS: [string, string][] = [
   ['1 / 2 / 3', 'Run page: DAG / Timeline / Tasks tab'],
   ['f', 'Timeline: fit the whole run'],
   ['+ / -', 'Timeline: zoom in / out'],
+  ['Ctrl/⌘ + wheel, pinch', 'Timeline: zoom at the pointer'],
+  ['drag, Shift + wheel', 'Timeline: pan'],
   ['t', 'Switch the theme'],
   ['u', 'Switch between local time and UTC'],
 ];
