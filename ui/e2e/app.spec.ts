@@ -37,7 +37,15 @@ test('runs page groups by flow and opens a run on click', async ({ page, request
   const all = await runs(request);
   const flows = new Set(all.map((r) => r.flow_id));
   await page.goto('./?group=flow');
-  await expect(page.locator('.group-row')).toHaveCount(Math.min(flows.size, 50));
+  const firstGroup = page.locator('.group-row .group-key').first();
+  await expect(firstGroup).toBeVisible();
+  expect(flows.has((await firstGroup.textContent()) ?? '')).toBe(true);
+  // Collapsing a group hides its runs.
+  const before = await page.locator('.run-row').count();
+  await page.locator('.group-toggle').first().click();
+  await expect(page.locator('.group-toggle').first()).toHaveAttribute('aria-expanded', 'false');
+  expect(await page.locator('.run-row').count()).toBeLessThan(before);
+  await page.locator('.group-toggle').first().click();
   await page.locator('.run-row').first().click();
   await expect(page.locator('.run-header')).toBeVisible();
   await expect(page.locator('.breadcrumbs')).toContainText('Runs');
