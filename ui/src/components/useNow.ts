@@ -9,6 +9,7 @@ let timer: ReturnType<typeof setInterval> | null = null;
 function subscribe(listener: () => void) {
   listeners.add(listener);
   if (!timer) {
+    now = Date.now();
     timer = setInterval(() => {
       now = Date.now();
       for (const l of listeners) l();
@@ -23,9 +24,10 @@ function subscribe(listener: () => void) {
   };
 }
 
-const noop = () => () => {};
+const noSubscription = () => () => {};
+const snapshot = () => now;
 
-/** The current time, ticking every second while `live` (otherwise frozen at first render). */
+/** The current time, ticking every second while `live` (otherwise as of the last tick). */
 export function useNow(live = true): number {
-  return useSyncExternalStore(live ? subscribe : noop, () => (live ? now : now));
+  return useSyncExternalStore(live ? subscribe : noSubscription, snapshot);
 }

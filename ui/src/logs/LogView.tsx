@@ -5,10 +5,10 @@ import { api, type LogStream, type TaskRef } from '../api/client';
 import { keys } from '../api/keys';
 import type { LogLine } from '../api/models';
 import { LOG_PAGE, useLogSearch, useLogTail } from '../api/queries';
+import { DebouncedInput } from '../components/DebouncedInput';
 import { formatClock, formatCount } from '../components/format';
 import { usePrefs } from '../components/prefs';
 import { ErrorState, Loading } from '../components/States';
-import { DebouncedInput } from '../runs/RunsFilters';
 import { type AnsiSpan, parseAnsi } from './ansi';
 import { pageOffset, pagesForRange } from './pages';
 

@@ -4,6 +4,7 @@ import { Link, useNavigate, useSearchParams } from 'react-router';
 import type { Run } from '../api/models';
 import { useRunsInfinite } from '../api/queries';
 import { CopyButton } from '../components/CopyButton';
+import { DebouncedInput } from '../components/DebouncedInput';
 import { formatCount } from '../components/format';
 import { useListKeys } from '../components/keys';
 import { runUrl } from '../components/paths';
@@ -21,7 +22,7 @@ import {
   serializeFilters,
 } from './filters';
 import { groupRuns, type RunRow } from './grouping';
-import { DebouncedInput, RunsFilters } from './RunsFilters';
+import { RunsFilters } from './RunsFilters';
 
 const ROW_HEIGHT = 40;
 
