@@ -27,6 +27,7 @@ import httpx
 from tests.helpers import flow_env
 from tests.sse_client import free_port
 
+RUN_KINDS = ("run_created", "run_status", "run_tags")
 FLOW = Path(__file__).resolve().parent.parent / "tests" / "live_flows" / "slow_flow.py"
 
 
@@ -65,6 +66,29 @@ async def listen(
     except (httpx.HTTPError, asyncio.CancelledError) as exc:
         if not stop.is_set():
             listener.errors.append(repr(exc))
+
+
+async def follow_new_runs(
+    client: httpx.AsyncClient,
+    base: str,
+    followers: list[Listener],
+    detail: dict[tuple[str, str], list[Listener]],
+    tasks: list[asyncio.Task[None]],
+    stop: asyncio.Event,
+) -> None:
+    opened: set[tuple[str, str, str]] = set()
+    while not stop.is_set():
+        for lst in followers:
+            for event_id, kind, data, _ in list(lst.events):
+                key = (data["flow_id"], data["run_id"])
+                if kind != "run_created" or (lst.name, *key) in opened:
+                    continue
+                opened.add((lst.name, *key))
+                sub = Listener(f"{lst.name}:{key}")
+                detail.setdefault(key, []).append(sub)
+                url = f"{base}/api/v1/events?flow_id={key[0]}&run_id={key[1]}&last_event_id={event_id - 1}"
+                tasks.append(asyncio.create_task(listen(client, url, sub, stop)))
+        await asyncio.sleep(0.2)
 
 
 def rss_kb(pid: int) -> int:
@@ -116,6 +140,13 @@ async def main_async(subscribers: int, seconds: float) -> int:
                     asyncio.create_task(listen(client, f"{base}/api/v1/events", lst, stop))
                     for lst in listeners
                 ]
+                # Half the subscribers also open each new run's own stream, as a run page
+                # does, from the run's first event on.
+                detail: dict[tuple[str, str], list[Listener]] = {}
+                followers = listeners[: subscribers // 2]
+                follower = asyncio.create_task(
+                    follow_new_runs(client, base, followers, detail, tasks, stop)
+                )
                 await asyncio.sleep(2)
                 began = time.monotonic()
                 memory.append((0.0, rss_kb(server.pid)))
@@ -138,6 +169,7 @@ async def main_async(subscribers: int, seconds: float) -> int:
                 await asyncio.sleep(5)  # let the last events arrive
                 memory.append((time.monotonic() - began, rss_kb(server.pid)))
                 stop.set()
+                follower.cancel()
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
@@ -145,12 +177,9 @@ async def main_async(subscribers: int, seconds: float) -> int:
                 from flowscope.store import Store
 
                 store = Store(f"sqlite:///{root}/index.sqlite")
-                stored = [
-                    e
-                    for e in store.events_after(0, 10**7)
-                    if e["kind"] in ("run_created", "run_status", "run_tags")
-                ]
+                every_event = store.events_after(0, 10**7)
                 store.close()
+                stored = [e for e in every_event if e["kind"] in RUN_KINDS]
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -160,6 +189,13 @@ async def main_async(subscribers: int, seconds: float) -> int:
         expected_ids = [i for i in expected_ids if i >= first_seen]
         lost = sum(1 for lst in listeners if [e[0] for e in lst.events] != expected_ids)
         errors = sum(len(lst.errors) for lst in listeners)
+        streams = [sub for subs in detail.values() for sub in subs]
+        for (flow_id, run_id), subs in detail.items():
+            wanted = [
+                e["id"] for e in every_event if (e["flow_id"], e["run_id"]) == (flow_id, run_id)
+            ]
+            lost += sum(1 for sub in subs if [e[0] for e in sub.events] != wanted)
+            errors += sum(len(sub.errors) for sub in subs)
         latencies = []
         for lst in listeners:
             for _, kind, data, received in lst.events:
@@ -179,7 +215,11 @@ async def main_async(subscribers: int, seconds: float) -> int:
             f"run-level events stored: {len(stored)}, delivered per subscriber: {len(expected_ids)}"
         )
         print(
-            f"subscribers with a missing, extra or out-of-order event: {lost}; stream errors: {errors}"
+            f"run streams opened: {len(streams)}, "
+            f"events delivered on them: {sum(len(sub.events) for sub in streams)}"
+        )
+        print(
+            f"streams with a missing, extra or out-of-order event: {lost}; stream errors: {errors}"
         )
         if latencies:
             latencies.sort()
