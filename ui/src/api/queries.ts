@@ -1,4 +1,10 @@
-import { keepPreviousData, useInfiniteQuery, useQuery } from '@tanstack/react-query';
+import {
+  keepPreviousData,
+  useInfiniteQuery,
+  useQuery,
+  useQueryClient,
+} from '@tanstack/react-query';
+import { useCallback } from 'react';
 import { api, type LogStream, type TaskRef } from './client';
 import { keys } from './keys';
 import type { RunDetail, RunsQuery, TaskDetail, TasksQuery } from './models';
@@ -85,6 +91,19 @@ export function useSteps(flow: string, run: string, live: boolean) {
     queryFn: ({ signal }) => api.steps(flow, run, signal),
     refetchInterval: live ? LIVE_POLL_MS : false,
   });
+}
+
+/** Starts loading a run's timeline before its tab is opened, so switching is instant. */
+export function usePrefetchTimeline() {
+  const qc = useQueryClient();
+  return useCallback(
+    (flow: string, run: string) =>
+      void qc.prefetchQuery({
+        queryKey: keys.timeline(flow, run),
+        queryFn: ({ signal }) => api.timeline(flow, run, signal),
+      }),
+    [qc],
+  );
 }
 
 export function useTimeline(flow: string, run: string, live: boolean) {

@@ -8,8 +8,10 @@ export function Tabs<T extends string>({
   tabs,
   value,
   onChange,
+  onHover,
   label,
 }: {
+  onHover?: (id: T) => void;
   tabs: readonly TabDef<T>[];
   value: T;
   onChange: (id: T) => void;
@@ -25,6 +27,8 @@ export function Tabs<T extends string>({
           aria-selected={t.id === value}
           className={t.id === value ? 'tab active' : 'tab'}
           onClick={() => onChange(t.id)}
+          onMouseEnter={onHover ? () => onHover(t.id) : undefined}
+          onFocus={onHover ? () => onHover(t.id) : undefined}
         >
           {t.label}
           {t.badge !== undefined && t.badge !== null ? (

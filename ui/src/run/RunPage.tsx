@@ -1,6 +1,6 @@
 import { lazy, Suspense, useCallback, useEffect } from 'react';
 import { useParams, useSearchParams } from 'react-router';
-import { useDag, useRun, useSteps } from '../api/queries';
+import { useDag, usePrefetchTimeline, useRun, useSteps } from '../api/queries';
 import { Breadcrumbs } from '../components/Breadcrumbs';
 import { isTyping } from '../components/keys';
 import { ErrorState, Loading } from '../components/States';
@@ -52,6 +52,14 @@ export function RunPage() {
     document.title = `${flow}/${runId} · flowscope`;
   }, [flow, runId]);
 
+  // The timeline is the biggest response: fetch it early for runs of moderate size, and
+  // for any run as soon as the pointer reaches its tab.
+  const prefetchTimeline = usePrefetchTimeline();
+  const taskCount = run.data?.task_count;
+  useEffect(() => {
+    if (taskCount !== undefined && taskCount <= 20_000) prefetchTimeline(flow, runId);
+  }, [taskCount, flow, runId, prefetchTimeline]);
+
   return (
     <div className="page page-run">
       <Breadcrumbs flow={flow} run={runId} />
@@ -67,7 +75,15 @@ export function RunPage() {
         <>
           <RunHeader run={run.data} startStep={dag.data?.start_step} />
           {run.data.status === 'failed' ? <FailureBanner run={run.data} /> : null}
-          <Tabs tabs={TABS} value={tab} onChange={(t) => setTab(t)} label="Run views" />
+          <Tabs
+            tabs={TABS}
+            value={tab}
+            onChange={(t) => setTab(t)}
+            onHover={(t) => {
+              if (t === 'timeline') prefetchTimeline(flow, runId);
+            }}
+            label="Run views"
+          />
           <div className="tab-panel">
             {tab === 'dag' ? (
               <Suspense fallback={<Loading what="the DAG" />}>
