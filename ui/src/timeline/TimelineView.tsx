@@ -528,6 +528,8 @@ export function TimelineView({
             ref={canvasRef}
             className="timeline-canvas"
             data-testid="timeline-canvas"
+            role="img"
+            aria-label="Timeline of every task attempt by step; the Tasks tab lists the same tasks as a table"
             onPointerDown={onPointerDown}
             onPointerMove={onPointerMove}
             onPointerUp={onPointerUp}
