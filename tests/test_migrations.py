@@ -23,3 +23,14 @@ def test_migrating_twice_is_harmless(store_url: str) -> None:
     Store(store_url).close()
     again = Store(store_url)
     again.close()
+
+
+def test_head_revision_constant_is_alembics_head() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from flowscope.store.database import HEAD_REVISION, MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
