@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from random import Random
 from typing import Any
 
@@ -74,6 +75,12 @@ class Pickled:
 
     blob: bytes
     type: str
+
+    @cached_property
+    def sha(self) -> str:
+        # Content address, as Metaflow computes it: the sha1 of the (uncompressed) pickle.
+        # Cached: a 100,000-item foreach list is hashed once per batch, not once per task.
+        return hashlib.sha1(self.blob).hexdigest()
 
 
 def pickled(value: Any) -> Pickled:
@@ -151,21 +158,16 @@ class Blobs:
     def __init__(self, flow_dir: str) -> None:
         self.data_dir = os.path.join(flow_dir, "data")
         self._written: set[str] = set()
-        self._shas: dict[bytes, str] = {}
 
-    def put(self, blob: bytes, ms: int) -> str:
-        sha = self._shas.get(blob)
-        if sha is None:
-            sha = hashlib.sha1(blob).hexdigest()
-            if len(blob) < 4096:  # the small, repeated values are the ones worth remembering
-                self._shas[blob] = sha
+    def put(self, value: Pickled, ms: int) -> str:
+        sha = value.sha
         if sha in self._written:
             return sha
         folder = os.path.join(self.data_dir, sha[:2])
         path = os.path.join(folder, sha)
         if not os.path.exists(path + "_meta"):
             os.makedirs(folder, exist_ok=True)
-            self._atomic(path, gzip.compress(blob, compresslevel=3, mtime=ms // 1000), ms)
+            self._atomic(path, gzip.compress(value.blob, compresslevel=3, mtime=ms // 1000), ms)
             self._atomic(path + "_meta", CAS_META, ms)
         self._written.add(sha)
         return sha

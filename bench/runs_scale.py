@@ -3,6 +3,9 @@
     python -m bench.runs_scale                       # 1,000,000 runs
     python -m bench.runs_scale --runs 200000 --db /tmp/runs.sqlite
 
+The filled index is kept (default: /tmp/flowscope-bench/runs-<N>.sqlite) and reused next
+time; filling a million runs takes about an hour on 2 cores.
+
 Writing a million runs through a datastore would take hours, so the runs go straight in
 through the store's write API (`RunWriter.ensure_run` / `write_run`, one transaction per
 10,000 runs, the way an indexer writes). The requests then go through the real ASGI app
@@ -15,7 +18,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,22 +66,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.runs_scale", description=__doc__)
     parser.add_argument("--runs", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--db", type=Path, default=None, help="SQLite file to fill (or reuse)")
+    parser.add_argument(
+        "--db", type=Path, default=None, help="SQLite file to fill, kept for the next time"
+    )
     parser.add_argument("--analyze", action="store_true", help="run ANALYZE before timing")
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory(prefix="flowscope-scale-") as scratch:
-        path = args.db or Path(scratch) / "index.sqlite"
-        store = Store(f"sqlite:///{path}")
-        try:
-            print(f"index: {path}\nmachine: {common.machine()}\n")
-            have = fill(store, args.runs)
-            if args.analyze:
-                with store.write() as conn:
-                    conn.exec_driver_sql("ANALYZE")
-            timings = time_requests(store, args.repeat)
-        finally:
-            store.close()
+    path = args.db or common.SCRATCH / f"runs-{args.runs}.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(f"sqlite:///{path}")
+    try:
+        print(f"index: {path}\nmachine: {common.machine()}\n")
+        have = fill(store, args.runs)
+        if args.analyze:
+            with store.write() as conn:
+                conn.exec_driver_sql("ANALYZE")
+        timings = time_requests(store, args.repeat)
+    finally:
+        store.close()
     print(f"\nAPI through the ASGI app, {have:,} runs (SQLite), median of {args.repeat}\n")
     rows = [
         [t.label, f"{t.median_ms:.1f} ms", common.ms(min(t.seconds)), common.ms(max(t.seconds))]

@@ -74,7 +74,7 @@ class TaskFiles:
     def artifacts(self, blobs: Blobs, attempt: int, values: dict[str, Pickled], ms: int) -> None:
         """Blobs, then `data.json` and `DONE.lock`; the artifact records land later,
         after `attempt-done` (the task registers its metadata last)."""
-        stored = {name: (blobs.put(p.blob, ms), len(p.blob), p.type) for name, p in values.items()}
+        stored = {name: (blobs.put(p, ms), len(p.blob), p.type) for name, p in values.items()}
         self.put(f"{attempt}.data.json", layout.data_record(attempt, stored), ms)
         self.put(f"{attempt}.DONE.lock", layout.EMPTY_DONE_LOCK, ms + 1)
         record_ms = ms + 21
@@ -203,8 +203,8 @@ class Writer:
         files.sysmeta("attempt_ok", str(attempt.ok), end - 17, n, "internal_attempt_status")
         files.sysmeta("attempt-done", str(n), end, n)
         files.put(f"{n}.task_end", b"{}", end + 2)
-        stderr = attempt.stderr if attempt.ok else attempt.stderr + _failure_report(ctx.flow, task)
-        for stream, lines in (("stdout", attempt.stdout), ("stderr", stderr)):
+        stdout, stderr = streams(ctx.flow, task, attempt)
+        for stream, lines in (("stdout", stdout), ("stderr", stderr)):
             log = layout.mflog(lines, start * 1000, end * 1000, self.rng)
             files.put(f"{n}.runtime_{stream}.log", log, end + 30)
         files.put(f"{n}.runtime", layout.runtime_marker(attempt.ok), end + 31)
@@ -264,6 +264,18 @@ def task_artifacts(
     if task.caught:
         artifacts["failure"] = artifacts["_catch_exception"] = _exception(task)
     return artifacts
+
+
+def streams(flow: Flow, task: Task, attempt: Attempt) -> tuple[list[str], list[str]]:
+    """The lines of an attempt's stdout and stderr: what the step printed, plus what the
+    runtime adds when it raised (stderr) or what @catch prints when it caught (stdout)."""
+    if not attempt.ok:
+        return attempt.stdout, attempt.stderr + _failure_report(flow, task)
+    if task.caught and attempt is task.last:
+        report = [f"@catch caught an exception from <flow {flow.name} step {task.step}>"]
+        report += [f">  {line}" for line in _traceback(task).rstrip("\n").split("\n")]
+        return attempt.stdout + report, attempt.stderr
+    return attempt.stdout, attempt.stderr
 
 
 def _transition(step: Step) -> tuple[list[str], str | None] | None:

@@ -21,7 +21,7 @@ import pytest
 from bench import scenarios
 from bench.generate import write_runs
 from bench.plans import Run, Task
-from bench.writer import task_artifacts
+from bench.writer import streams, task_artifacts
 from starlette.testclient import TestClient
 
 from flowscope.api.app import create_app
@@ -55,6 +55,7 @@ def task_facts(task):
         "created_at": ms(task.created_at),
         "artifacts": sorted(a.id for a in task),
         "stdout": task.stdout,
+        "stderr": task.stderr,
         "index": task.index,
         "exception": getattr(task.exception, "type", None),
         "exact_pickles": all(same_bytes(task[name]) for name in ("_foreach_stack", "_exception")),
@@ -172,13 +173,14 @@ def test_client_sees_every_task_as_planned(
         # The client lists only public artifacts (no leading underscore).
         planned = task_artifacts(run.flow.name, task, last, step)
         assert seen["artifacts"] == sorted(name for name in planned if not name.startswith("_"))
-        assert seen["stdout"] == _stdout(last.stdout)
+        stdout, stderr = streams(run.flow, task, last)
+        assert (seen["stdout"], seen["stderr"]) == (_stdout(stdout), _stdout(stderr))
         assert seen["index"] == (task.foreach[-1].index if task.foreach else None)
         failed_type = None if last.ok else f"builtins.{task.error[0]}"
         assert seen["exception"] == failed_type
         assert seen["exact_pickles"], _pathspec(run, task)
         if len(task.attempts) > 1:
-            assert seen["first_stdout"] == _stdout(task.attempts[0].stdout)
+            assert seen["first_stdout"] == _stdout(streams(run.flow, task, task.attempts[0])[0])
     task_count = sum(len(run.tasks) for run in runs)
     assert sum(len(view["tasks"]) for view in client_view.values()) == task_count
 
@@ -227,3 +229,6 @@ def _check_run_in_api(api: TestClient, run: Run) -> None:
         assert item["attempt"] == task.last.number, where
         assert item["started_at"] == task.registered_at, where
         assert item["finished_at"] == task.finished_at, where
+        frame = task.foreach[-1] if task.foreach else None
+        label = f"{frame.var}[{frame.index}]={frame.value}" if frame else None
+        assert item["foreach_label"] == label, where
