@@ -12,7 +12,8 @@ import { RunPage } from './run/RunPage';
 import { FlowsPage } from './runs/FlowsPage';
 import { RunsPage } from './runs/RunsPage';
 import { TaskPage } from './task/TaskPage';
-import './styles.css';
+import './theme.css';
+import './base.css';
 
 const queryClient = new QueryClient({
   defaultOptions: {

@@ -4,6 +4,7 @@ import type { Dag, Page, StepSummary } from '../api/models';
 import { ErrorState, Loading } from '../components/States';
 import { statusLabel } from '../components/Status';
 import { countsText, dagInput, edgePath, labelPoint, layoutDag, type PlacedNode } from './layout';
+import './dag.css';
 
 const TYPE_LABEL: Record<string, string> = {
   start: 'start',

@@ -11,6 +11,7 @@ import { usePrefs } from '../components/prefs';
 import { ErrorState, Loading } from '../components/States';
 import { type AnsiSpan, parseAnsi } from './ansi';
 import { pageOffset, pagesForRange } from './pages';
+import './logs.css';
 
 const LINE_H = 18;
 

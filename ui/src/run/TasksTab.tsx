@@ -10,6 +10,7 @@ import { usePrefs } from '../components/prefs';
 import { EmptyState, ErrorState, Loading } from '../components/States';
 import { StatusBadge } from '../components/Status';
 import { Duration } from '../components/Time';
+import './tasks.css';
 
 const ROW_HEIGHT = 32;
 const ORDERS = {

@@ -11,6 +11,7 @@ import { EmptyState, ErrorState, Loading } from '../components/States';
 import { StatusDot, statusLabel } from '../components/Status';
 import { Time } from '../components/Time';
 import { flowStats } from './flowStats';
+import './runs.css';
 
 const ROW_HEIGHT = 44;
 const RECENT = 20;

@@ -23,6 +23,7 @@ import {
 } from './filters';
 import { groupRuns, type RunRow } from './grouping';
 import { RunsFilters } from './RunsFilters';
+import './runs.css';
 
 const ROW_HEIGHT = 40;
 

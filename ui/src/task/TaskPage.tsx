@@ -15,6 +15,7 @@ import { Artifacts } from './Artifacts';
 import { Cards } from './Cards';
 import { ExceptionPanel } from './ExceptionPanel';
 import { MetadataTable } from './MetadataTable';
+import './task.css';
 
 type Section = 'logs' | 'artifacts' | 'metadata' | 'cards';
 const SECTIONS: TabDef<Section>[] = [

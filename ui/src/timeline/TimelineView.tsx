@@ -14,6 +14,7 @@ import { hitTest, rowAt, type TimelineHit } from './hitTest';
 import { layoutRows, ROW_STEP, type TimelineOrder } from './layout';
 import { attemptBarEnd, buildModel, modelBounds, STATUS_NAMES } from './model';
 import { fitView, panView, type TimeView, xToTime, zoomView } from './viewport';
+import './timeline.css';
 
 const ROW_H = 22;
 const MINIMAP_H = 44;
