@@ -5,7 +5,9 @@
 Makes the fixture runs (tests/fixtures_runs.py; FLOWSCOPE_FIXTURE_CACHE reuses them),
 starts `flowscope serve` on a free port with a fresh index, waits until the first index
 pass is done, runs the command with FLOWSCOPE_URL (and FLOWSCOPE_FIXTURES, the fixture
-name -> pathspec map as JSON) in its environment, and stops the server.
+name -> pathspec map as JSON) in its environment, and stops the server. FLOWSCOPE_SYSROOT,
+FLOWSCOPE_PYTHON and FLOWSCOPE_FLOW_ENV let a live test start a real flow into the served
+datastore (see tests/live_flows/).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.fixtures_runs import fixture_sysroot, run_fixture_flows
+from tests.helpers import flow_env
 
 
 def _free_port() -> int:
@@ -40,6 +43,11 @@ def _wait_ready(url: str, timeout: float) -> None:
             pass
         time.sleep(0.2)
     raise SystemExit(f"flowscope did not become ready at {url} within {timeout}s")
+
+
+def _flow_env_extra(sysroot: Path) -> dict[str, str]:
+    full = flow_env(sysroot)
+    return {k: v for k, v in full.items() if os.environ.get(k) != v}
 
 
 def main(argv: list[str]) -> int:
@@ -67,7 +75,17 @@ def main(argv: list[str]) -> int:
         )
         try:
             _wait_ready(url, timeout=60)
-            env = {**os.environ, "FLOWSCOPE_URL": url, "FLOWSCOPE_FIXTURES": json.dumps(runs)}
+            env = {
+                **os.environ,
+                "FLOWSCOPE_URL": url,
+                "FLOWSCOPE_FIXTURES": json.dumps(runs),
+                # For live tests that start a real flow into the served datastore:
+                # `$FLOWSCOPE_PYTHON tests/live_flows/slow_flow.py --no-pylint run` with
+                # the environment in FLOWSCOPE_FLOW_ENV (JSON) added to theirs.
+                "FLOWSCOPE_SYSROOT": str(sysroot),
+                "FLOWSCOPE_PYTHON": sys.executable,
+                "FLOWSCOPE_FLOW_ENV": json.dumps(_flow_env_extra(sysroot)),
+            }
             return subprocess.run(command, env=env, check=False).returncode
         finally:
             server.terminate()
