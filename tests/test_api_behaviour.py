@@ -41,9 +41,38 @@ def test_bad_parameters_are_json_errors(api: TestClient) -> None:
 
 
 def test_health_and_openapi(api: TestClient) -> None:
-    assert api.get("/api/v1/health").json() == {"status": "ok", "ready": True}
+    assert api.get("/api/v1/health").json() == {"status": "ok", "ready": True, "root": None}
     spec = api.get("/api/v1/openapi.json").json()
     assert "/api/v1/runs" in spec["paths"]
+
+
+def test_flows_list_recent_runs_and_users(api: TestClient, fixture_runs: dict[str, str]) -> None:
+    flows = {f["flow_id"]: f for f in api.get("/api/v1/flows").json()["items"]}
+    retry = flows["RetryFlow"]
+    assert retry["run_count"] == 1 and retry["users"] == ["tester"]
+    assert [r["run_id"] for r in retry["recent"]] == [fixture_runs["retry"].split("/")[1]]
+    project = flows["ProjectFlow"]
+    started = [r["started_at"] for r in project["recent"]]
+    assert started == sorted(started, reverse=True) and len(started) == 2
+    assert project["last_run"]["run_id"] == project["recent"][0]["run_id"]
+
+
+def test_run_names_its_script(api: TestClient, fixture_runs: dict[str, str]) -> None:
+    flow_id, run_id = fixture_runs["linear"].split("/")
+    assert api.get(f"/api/v1/flows/{flow_id}/runs/{run_id}").json()["script_name"] == (
+        "linear_flow.py"
+    )
+
+
+def test_timeline_is_compressed_and_cached(api: TestClient, fixture_runs: dict[str, str]) -> None:
+    flow_id, run_id = fixture_runs["foreach"].split("/")
+    url = f"/api/v1/flows/{flow_id}/runs/{run_id}/timeline"
+    packed = api.get(url, headers={"Accept-Encoding": "gzip"})
+    plain = api.get(url, headers={"Accept-Encoding": "identity"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert packed.json() == plain.json()
+    assert len(plain.json()["tasks"]["task_id"]) == 7
 
 
 def test_runs_filters(api: TestClient, fixture_runs: dict[str, str]) -> None:

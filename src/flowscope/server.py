@@ -24,6 +24,7 @@ def build(
         # Nothing to index: serve what the store already holds.
         ctx.index.ready.set()
         return ctx, None
+    ctx.root = str(datastore)
     live = LiveIndexer(LocalIndexer(store, datastore), ctx.index.ready, poll=poll)
     return ctx, live
 

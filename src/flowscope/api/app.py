@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Mount
 
@@ -55,6 +56,8 @@ def create_api(ctx: AppContext) -> FastAPI:
     )
     api.state.ctx = ctx
     api.state.hub = hub
+    # Big JSON (a 100,000-task run's lists) shrinks ~10x; event streams are left alone.
+    api.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     for module in (health, runs, tasks, artifacts, logs, cards, events):
         api.include_router(module.router, prefix=API_PREFIX)
 

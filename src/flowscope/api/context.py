@@ -25,6 +25,7 @@ class AppContext:
     store: Store
     index: IndexStatus = field(default_factory=IndexStatus)
     base_path: str = "/"
+    root: str | None = None  # the .metaflow folder being indexed, for /health
     ui_dir: Path | None = None
     _datastores: dict[str, LocalDatastore] = field(default_factory=dict)
 

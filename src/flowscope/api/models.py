@@ -20,6 +20,7 @@ class ErrorBody(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     ready: bool
+    root: str | None = Field(description="The .metaflow folder being indexed, if any")
 
 
 class TaskRef(BaseModel):
@@ -47,6 +48,7 @@ class RunDetail(Run):
     parameters: dict[str, str] = Field(description="Parameter name -> repr of its value")
     origin_run_id: str | None
     task_count: int
+    script_name: str | None = Field(description="The flow's file, e.g. for a resume command")
 
 
 class RunPage(BaseModel):
@@ -54,10 +56,20 @@ class RunPage(BaseModel):
     next_cursor: str | None
 
 
+class RecentRun(BaseModel):
+    run_id: str
+    status: RunStatus
+    status_reason: StatusReason | None
+    started_at: int | None
+    duration_ms: int | None
+
+
 class Flow(BaseModel):
     flow_id: str
     run_count: int
     last_run: Run | None
+    recent: list[RecentRun] = Field(description="The newest runs (up to 20), newest first")
+    users: list[str] = Field(description="Who ran the recent runs")
 
 
 class FlowPage(BaseModel):

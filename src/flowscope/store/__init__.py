@@ -131,6 +131,10 @@ class Store:
         with self.read() as conn:
             return reads.timeline(conn, ref)
 
+    def run_version(self, ref: RunRef) -> int | None:
+        with self.read() as conn:
+            return reads.run_version(conn, ref)
+
     # ---- change events (live updates) -----------------------------------------------
 
     def events_after(

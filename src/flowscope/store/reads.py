@@ -32,6 +32,7 @@ TASK_ORDERS = {
     "-duration_ms": ("duration_ms", True, True),
 }
 
+RECENT_RUNS = 20
 r, t, a, st, rt, f, src = s.runs, s.tasks, s.attempts, s.steps, s.run_tags, s.flows, s.sources
 
 RUN_COLUMNS = (
@@ -190,14 +191,34 @@ def list_flows(
             for x in conn.execute(sa.select(*RUN_COLUMNS).where(r.c.pk.in_(last_pks)))
         )
     }
-    items = [
-        {
-            "flow_id": row["flow_id"],
-            "run_count": row["run_count"],
-            "last_run": last_runs.get(row["last_run_pk"]),
-        }
-        for row in rows
-    ]
+    items = []
+    for row in rows:
+        recent = [
+            dict(x._mapping)
+            for x in conn.execute(
+                sa.select(
+                    r.c.run_id,
+                    r.c.status,
+                    r.c.status_reason,
+                    r.c.started_at,
+                    r.c.duration_ms,
+                    r.c.user,
+                )
+                .where(r.c.flow_id == row["flow_id"])
+                .order_by(r.c.started_at.desc(), r.c.pk.desc())
+                .limit(RECENT_RUNS)
+            )
+        ]
+        users = sorted({x.pop("user") for x in recent} - {None})
+        items.append(
+            {
+                "flow_id": row["flow_id"],
+                "run_count": row["run_count"],
+                "last_run": last_runs.get(row["last_run_pk"]),
+                "recent": recent,
+                "users": users,
+            }
+        )
     return items, next_cursor
 
 
@@ -221,7 +242,7 @@ def find_run(conn: Connection, flow_id: str, run_id: str) -> RunRef | None:
 
 def get_run(conn: Connection, run_pk: int) -> dict[str, Any] | None:
     row = conn.execute(
-        sa.select(*RUN_COLUMNS, r.c.parameters, r.c.origin_run_id, r.c.task_count).where(
+        sa.select(*RUN_COLUMNS, r.c.parameters, r.c.origin_run_id, r.c.task_count, r.c.graph).where(
             r.c.pk == run_pk
         )
     ).first()
@@ -232,6 +253,8 @@ def get_run(conn: Connection, run_pk: int) -> dict[str, Any] | None:
     item["parameters"] = orjson.loads(data["parameters"]) if data["parameters"] else {}
     item["origin_run_id"] = data["origin_run_id"]
     item["task_count"] = data["task_count"]
+    graph = orjson.loads(data["graph"]) if data["graph"] else {}
+    item["script_name"] = graph.get("file") if isinstance(graph.get("file"), str) else None
     return item
 
 
@@ -310,7 +333,11 @@ def get_task(conn: Connection, ref: RunRef, step_name: str, task_id: str) -> dic
 
 
 def timeline(conn: Connection, ref: RunRef) -> dict[str, Any]:
-    """Every task and attempt of a run in columns: compact enough for 100,000 tasks."""
+    """Every task and attempt of a run in columns: compact enough for 100,000 tasks.
+
+    One ordered pass over tasks joined with their attempts, read as plain tuples: row
+    objects cost more than the query at this size.
+    """
     step_names = [
         row.step_name
         for row in conn.execute(
@@ -320,40 +347,77 @@ def timeline(conn: Connection, ref: RunRef) -> dict[str, Any]:
         )
     ]
     step_index = {name: i for i, name in enumerate(step_names)}
-    tasks: dict[str, list[Any]] = {"step": [], "task_id": [], "foreach_label": [], "status": []}
-    task_index: dict[int, int] = {}
-    for row in conn.execute(
-        sa.select(t.c.pk, t.c.step_name, t.c.task_id, t.c.foreach_label, t.c.status)
-        .where(t.c.run_pk == ref.pk)
-        .order_by(t.c.task_key, t.c.pk)
-    ):
-        if row.step_name not in step_index:
-            step_index[row.step_name] = len(step_names)
-            step_names.append(row.step_name)
-        task_index[row.pk] = len(tasks["task_id"])
-        tasks["step"].append(step_index[row.step_name])
-        tasks["task_id"].append(row.task_id)
-        tasks["foreach_label"].append(row.foreach_label)
-        tasks["status"].append(row.status)
-    attempts: dict[str, list[Any]] = {
-        "task": [],
-        "attempt": [],
-        "status": [],
-        "started_at": [],
-        "finished_at": [],
-    }
-    for row in conn.execute(
-        sa.select(a.c.task_pk, a.c.attempt, a.c.status, a.c.started_at, a.c.finished_at)
-        .join(t, t.c.pk == a.c.task_pk)
+    task_step: list[int] = []
+    task_ids: list[str] = []
+    labels: list[str | None] = []
+    task_status: list[str] = []
+    at_task: list[int] = []
+    at_number: list[int] = []
+    at_status: list[str] = []
+    at_started: list[int | None] = []
+    at_finished: list[int | None] = []
+    query = (
+        sa.select(
+            t.c.pk,
+            t.c.step_name,
+            t.c.task_id,
+            t.c.foreach_label,
+            t.c.status,
+            a.c.attempt,
+            a.c.status,
+            a.c.started_at,
+            a.c.finished_at,
+        )
+        .select_from(t.outerjoin(a, a.c.task_pk == t.c.pk))
         .where(t.c.run_pk == ref.pk)
         .order_by(t.c.task_key, t.c.pk, a.c.attempt)
+    )
+    last_pk = None
+    for pk, step_name, task_id, label, status, number, a_status, started, finished in conn.execute(
+        query
     ):
-        attempts["task"].append(task_index[row.task_pk])
-        attempts["attempt"].append(row.attempt)
-        attempts["status"].append(row.status)
-        attempts["started_at"].append(row.started_at)
-        attempts["finished_at"].append(row.finished_at)
-    return {"steps": step_names, "tasks": tasks, "attempts": attempts}
+        if pk != last_pk:
+            last_pk = pk
+            step = step_index.get(step_name)
+            if step is None:
+                step = step_index[step_name] = len(step_names)
+                step_names.append(step_name)
+            task_step.append(step)
+            task_ids.append(task_id)
+            labels.append(label)
+            task_status.append(status)
+        if number is not None:
+            at_task.append(len(task_ids) - 1)
+            at_number.append(number)
+            at_status.append(a_status)
+            at_started.append(started)
+            at_finished.append(finished)
+    return {
+        "steps": step_names,
+        "tasks": {
+            "step": task_step,
+            "task_id": task_ids,
+            "foreach_label": labels,
+            "status": task_status,
+        },
+        "attempts": {
+            "task": at_task,
+            "attempt": at_number,
+            "status": at_status,
+            "started_at": at_started,
+            "finished_at": at_finished,
+        },
+    }
+
+
+def run_version(conn: Connection, ref: RunRef) -> int | None:
+    """The newest change event of a run: what it looked like when a cached view was made."""
+    ev = s.events
+    return conn.execute(
+        sa.select(sa.func.max(ev.c.id)).where(
+            ev.c.flow_id == ref.flow_id, ev.c.run_id == ref.run_id
+        )
+    ).scalar()
 
 
 def events_after(

@@ -401,8 +401,18 @@ export interface components {
             /** Flow Id */
             flow_id: string;
             last_run: components["schemas"]["Run"] | null;
+            /**
+             * Recent
+             * @description The newest runs (up to 20), newest first
+             */
+            recent: components["schemas"]["RecentRun"][];
             /** Run Count */
             run_count: number;
+            /**
+             * Users
+             * @description Who ran the recent runs
+             */
+            users: string[];
         };
         /** FlowPage */
         FlowPage: {
@@ -420,6 +430,11 @@ export interface components {
         Health: {
             /** Ready */
             ready: boolean;
+            /**
+             * Root
+             * @description The .metaflow folder being indexed, if any
+             */
+            root: string | null;
             /**
              * Status
              * @constant
@@ -478,6 +493,22 @@ export interface components {
             type: string | null;
             /** Value */
             value: string | null;
+        };
+        /** RecentRun */
+        RecentRun: {
+            /** Duration Ms */
+            duration_ms: number | null;
+            /** Run Id */
+            run_id: string;
+            /** Started At */
+            started_at: number | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "running" | "completed" | "failed";
+            /** Status Reason */
+            status_reason: ("error" | "killed" | "lost") | null;
         };
         /** Run */
         Run: {
@@ -539,6 +570,11 @@ export interface components {
             project: string | null;
             /** Run Id */
             run_id: string;
+            /**
+             * Script Name
+             * @description The flow's file, e.g. for a resume command
+             */
+            script_name: string | null;
             /** Started At */
             started_at: number | null;
             /**

@@ -11,4 +11,4 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", response_model=Health)
 def health(ctx: Ctx) -> FastJSON:
-    return FastJSON({"status": "ok", "ready": ctx.index.ready.is_set()})
+    return FastJSON({"status": "ok", "ready": ctx.index.ready.is_set(), "root": ctx.root})
