@@ -39,8 +39,13 @@ class Listener:
 
 
 async def listen(
-    client: httpx.AsyncClient, url: str, listener: Listener, stop: asyncio.Event
+    client: httpx.AsyncClient,
+    url: str,
+    listener: Listener,
+    stop: asyncio.Event,
+    until_run_ends: bool = False,
 ) -> None:
+    """Record a stream's events; a run page's stream ends with its run, as the page would."""
     try:
         async with client.stream("GET", url) as response:
             fields: dict[str, str] = {}
@@ -49,14 +54,16 @@ async def listen(
                     return
                 if line == "":
                     if "id" in fields and fields.get("event") not in ("hello", "resync"):
+                        data = json.loads(fields["data"])
                         listener.events.append(
-                            (
-                                int(fields["id"]),
-                                fields["event"],
-                                json.loads(fields["data"]),
-                                time.time(),
-                            )
+                            (int(fields["id"]), fields["event"], data, time.time())
                         )
+                        if (
+                            until_run_ends
+                            and fields["event"] == "run_status"
+                            and data["status"] != "running"
+                        ):
+                            return
                     elif fields.get("event") == "resync":
                         listener.errors.append("resync")
                     fields = {}
@@ -66,6 +73,7 @@ async def listen(
     except (httpx.HTTPError, asyncio.CancelledError) as exc:
         if not stop.is_set():
             listener.errors.append(repr(exc))
+            print(f"{listener.name}: {exc!r}", file=sys.stderr)
 
 
 async def follow_new_runs(
@@ -87,7 +95,9 @@ async def follow_new_runs(
                 sub = Listener(f"{lst.name}:{key}")
                 detail.setdefault(key, []).append(sub)
                 url = f"{base}/api/v1/events?flow_id={key[0]}&run_id={key[1]}&last_event_id={event_id - 1}"
-                tasks.append(asyncio.create_task(listen(client, url, sub, stop)))
+                tasks.append(
+                    asyncio.create_task(listen(client, url, sub, stop, until_run_ends=True))
+                )
         await asyncio.sleep(0.2)
 
 
@@ -126,7 +136,7 @@ async def main_async(subscribers: int, seconds: float) -> int:
         try:
             async with httpx.AsyncClient(
                 timeout=httpx.Timeout(10, read=None),
-                limits=httpx.Limits(max_connections=subscribers * 2 + 10),
+                limits=httpx.Limits(max_connections=None),
             ) as client:
                 for _ in range(100):
                     try:
