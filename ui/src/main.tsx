@@ -1,9 +1,14 @@
+// The theme and shared base styles first: each page's own stylesheet (imported with the
+// page) comes later in the bundle, so its rules win over the base ones they refine.
+import './theme.css';
+import './base.css';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { createBrowserRouter, Navigate, RouterProvider, useParams } from 'react-router';
 import { basePath, routerBasename } from './api/base';
 import { ApiError } from './api/client';
+import { createLive, LiveProvider } from './api/useLive';
 import { Layout } from './components/Layout';
 import { runsUrl, runUrl } from './components/paths';
 import { PrefsProvider } from './components/prefs';
@@ -12,8 +17,6 @@ import { RunPage } from './run/RunPage';
 import { FlowsPage } from './runs/FlowsPage';
 import { RunsPage } from './runs/RunsPage';
 import { TaskPage } from './task/TaskPage';
-import './theme.css';
-import './base.css';
 
 const queryClient = new QueryClient({
   defaultOptions: {
@@ -25,6 +28,9 @@ const queryClient = new QueryClient({
     },
   },
 });
+
+// Live updates from the server's event stream go straight into the query cache.
+const live = createLive(queryClient);
 
 function FlowRedirect() {
   const { flow = '' } = useParams();
@@ -68,7 +74,9 @@ if (root) {
     <StrictMode>
       <PrefsProvider>
         <QueryClientProvider client={queryClient}>
-          <RouterProvider router={router} />
+          <LiveProvider live={live}>
+            <RouterProvider router={router} />
+          </LiveProvider>
         </QueryClientProvider>
       </PrefsProvider>
     </StrictMode>,

@@ -9,8 +9,10 @@ import { api, type LogStream, type TaskRef } from './client';
 import { keys } from './keys';
 import type { RunDetail, RunsQuery, TaskDetail, TasksQuery } from './models';
 
-// Until live updates arrive over SSE (issue 4), things that are still running are polled.
-const LIVE_POLL_MS = 5000;
+// Live changes arrive over the event stream (useLive.tsx) and are written into these
+// queries in place. Things still running are also refetched now and then, as a safety net
+// for anything a stream missed.
+const SAFETY_REFETCH_MS = 60_000;
 
 export const RUNS_PAGE = 100;
 export const TASKS_PAGE = 500;
@@ -50,8 +52,8 @@ export function useRunsInfinite(params: RunsQuery) {
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.next_cursor,
     placeholderData: keepPreviousData,
-    // Refetching re-reads every loaded page: poll only a short list (issue 4 replaces this).
-    refetchInterval: (q) => ((q.state.data?.pages.length ?? 0) <= 2 ? 15_000 : false),
+    // Refetching re-reads every loaded page: only a short list gets the safety refetch.
+    refetchInterval: (q) => ((q.state.data?.pages.length ?? 0) <= 2 ? SAFETY_REFETCH_MS : false),
   });
 }
 
@@ -73,7 +75,7 @@ export function useRun(flow: string, run: string) {
   return useQuery({
     queryKey: keys.runDetail(flow, run),
     queryFn: ({ signal }) => api.run(flow, run, signal),
-    refetchInterval: (q) => (runIsLive(q.state.data) ? LIVE_POLL_MS : false),
+    refetchInterval: (q) => (runIsLive(q.state.data) ? SAFETY_REFETCH_MS : false),
   });
 }
 
@@ -89,7 +91,7 @@ export function useSteps(flow: string, run: string, live: boolean) {
   return useQuery({
     queryKey: keys.steps(flow, run),
     queryFn: ({ signal }) => api.steps(flow, run, signal),
-    refetchInterval: live ? LIVE_POLL_MS : false,
+    refetchInterval: live ? SAFETY_REFETCH_MS : false,
   });
 }
 
@@ -110,7 +112,7 @@ export function useTimeline(flow: string, run: string, live: boolean) {
   return useQuery({
     queryKey: keys.timeline(flow, run),
     queryFn: ({ signal }) => api.timeline(flow, run, signal),
-    refetchInterval: live ? LIVE_POLL_MS : false,
+    refetchInterval: live ? SAFETY_REFETCH_MS : false,
   });
 }
 
@@ -153,7 +155,7 @@ export function useTask(t: TaskRef | null) {
       return api.task(t, signal);
     },
     enabled: t !== null,
-    refetchInterval: (q) => (taskIsLive(q.state.data) ? LIVE_POLL_MS : false),
+    refetchInterval: (q) => (taskIsLive(q.state.data) ? SAFETY_REFETCH_MS : false),
   });
 }
 
@@ -180,12 +182,12 @@ export function useCards(t: TaskRef) {
   });
 }
 
-/** The last page of a log: tells the total line count; polled while the task runs. */
+/** The last page of a log: tells the total line count; new lines arrive as `log` events. */
 export function useLogTail(t: TaskRef, stream: LogStream, attempt: number, live: boolean) {
   return useQuery({
     queryKey: keys.logPage(t, stream, attempt, 'tail'),
     queryFn: ({ signal }) => api.logs(t, stream, { attempt, limit: LOG_PAGE }, signal),
-    refetchInterval: live ? 2000 : false,
+    refetchInterval: live ? SAFETY_REFETCH_MS : false,
     placeholderData: keepPreviousData,
   });
 }

@@ -1,9 +1,11 @@
 import { useEffect, useRef, useState } from 'react';
 import { NavLink, Outlet } from 'react-router';
 import { useHealth } from '../api/queries';
+import { useConnectionState } from '../api/useLive';
 import { GoToBox } from './GoToBox';
 import { HelpDialog } from './HelpDialog';
 import { isTyping } from './keys';
+import { NotifyToggle } from './notify';
 import { type ThemeChoice, usePrefs } from './prefs';
 
 const NEXT_THEME: Record<ThemeChoice, ThemeChoice> = {
@@ -13,22 +15,39 @@ const NEXT_THEME: Record<ThemeChoice, ThemeChoice> = {
 };
 const THEME_LABEL: Record<ThemeChoice, string> = { system: 'Auto', light: 'Light', dark: 'Dark' };
 
-function HealthDot() {
+type Indicator = 'up' | 'connecting' | 'reconnecting' | 'down' | 'indexing';
+
+const INDICATOR: Record<Indicator, { label: string; title: string }> = {
+  up: { label: 'Live', title: 'Connected: changes appear as they happen' },
+  connecting: { label: 'Connecting…', title: 'Connecting to the server' },
+  reconnecting: {
+    label: 'Reconnecting…',
+    title: 'The live connection dropped; reconnecting (nothing is missed)',
+  },
+  down: {
+    label: 'Offline',
+    title: 'The server cannot be reached; retrying. Pages show what was last loaded.',
+  },
+  indexing: { label: 'Indexing…', title: 'The server is still indexing runs' },
+};
+
+/** The header's connection indicator: the live stream's state, or the server's health. */
+function ConnectionDot() {
   const health = useHealth();
-  const state = health.isError
-    ? 'down'
-    : health.data?.ready === false
-      ? 'indexing'
-      : health.data
-        ? 'up'
-        : 'unknown';
-  const title = {
-    down: 'Server unreachable',
-    indexing: 'Server is still indexing runs',
-    up: 'Connected',
-    unknown: 'Connecting…',
-  }[state];
-  return <span className={`health health-${state}`} title={title} aria-label={title} role="img" />;
+  const stream = useConnectionState();
+  let state: Indicator;
+  if (stream === 'offline' || (health.isError && stream !== 'open')) state = 'down';
+  else if (stream === 'reconnecting') state = 'reconnecting';
+  else if (health.data?.ready === false) state = 'indexing';
+  else if (stream === 'open' || (stream === 'idle' && health.data)) state = 'up';
+  else state = 'connecting';
+  const { label, title } = INDICATOR[state];
+  return (
+    <span className={`health health-${state}`} title={title} role="status" data-state={state}>
+      <span className="health-dot" aria-hidden />
+      <span className="health-label">{label}</span>
+    </span>
+  );
 }
 
 export function Layout() {
@@ -112,7 +131,8 @@ export function Layout() {
           >
             ?
           </button>
-          <HealthDot />
+          <NotifyToggle />
+          <ConnectionDot />
         </div>
       </header>
       <main className="content">

@@ -1,8 +1,11 @@
-import { lazy, Suspense, useCallback, useEffect } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useMemo } from 'react';
 import { useParams, useSearchParams } from 'react-router';
+import type { StreamSpec } from '../api/events';
 import { useDag, usePrefetchTimeline, useRun, useSteps } from '../api/queries';
+import { useLiveStream } from '../api/useLive';
 import { Breadcrumbs } from '../components/Breadcrumbs';
 import { isTyping } from '../components/keys';
+import { useRunFinishedNotice } from '../components/notify';
 import { ErrorState, Loading } from '../components/States';
 import { type TabDef, Tabs } from '../components/Tabs';
 import { TimelineView } from '../timeline/TimelineView';
@@ -25,7 +28,10 @@ export function RunPage() {
   const [params, setParams] = useSearchParams();
   const tabParam = params.get('tab');
   const tab: RunTab = tabParam === 'timeline' || tabParam === 'tasks' ? tabParam : 'dag';
+  const stream = useMemo((): StreamSpec => ({ kind: 'run', flow, run: runId }), [flow, runId]);
+  useLiveStream(stream);
   const run = useRun(flow, runId);
+  useRunFinishedNotice(run.data);
   const live = run.data?.status === 'running';
   const dag = useDag(flow, runId);
   const steps = useSteps(flow, runId, live);

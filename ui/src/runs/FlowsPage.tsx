@@ -1,8 +1,10 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useMemo, useRef, useState } from 'react';
 import { Link, useNavigate } from 'react-router';
+import { ALL_RUNS } from '../api/events';
 import type { FlowSummary } from '../api/models';
 import { useFlows, useRunsSample } from '../api/queries';
+import { useLiveStream } from '../api/useLive';
 import { formatCount, formatDuration, formatTime } from '../components/format';
 import { useListKeys } from '../components/keys';
 import { runsUrl, runUrl } from '../components/paths';
@@ -68,6 +70,7 @@ function FlowRow({ flow, selected }: { flow: FlowSummary; selected: boolean }) {
 }
 
 export function FlowsPage() {
+  useLiveStream(ALL_RUNS);
   const flows = useFlows();
   const list = useMemo(
     () =>

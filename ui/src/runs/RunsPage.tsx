@@ -1,8 +1,10 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
+import { ALL_RUNS } from '../api/events';
 import type { Run } from '../api/models';
 import { useRunsInfinite } from '../api/queries';
+import { useLiveStream } from '../api/useLive';
 import { CopyButton } from '../components/CopyButton';
 import { DebouncedInput } from '../components/DebouncedInput';
 import { formatCount } from '../components/format';
@@ -22,6 +24,7 @@ import {
   serializeFilters,
 } from './filters';
 import { groupRuns, type RunRow } from './grouping';
+import { heldNewRuns, runName } from './newRuns';
 import { RunsFilters } from './RunsFilters';
 import './runs.css';
 
@@ -221,19 +224,39 @@ function NoRuns({ filtered, reset }: { filtered: boolean; reset: () => void }) {
   );
 }
 
+const rowName = (row: RunRow) => (row.kind === 'run' ? runName(row.run) : `g:${row.key}`);
+
 export function RunsPage() {
+  useLiveStream(ALL_RUNS);
   const { filters, update, reset } = useRunFilters();
   // Relative ranges ("last 24h") move with the clock; the minute rounding keeps the key stable.
   const minute = Math.floor(useNow(Boolean(filters.range)) / 60_000);
   const params = useMemo(() => filtersToParams(filters, minute * 60_000), [filters, minute]);
   const query = useRunsInfinite(params);
   const runs = useMemo(() => query.data?.pages.flatMap((p) => p.items) ?? [], [query.data]);
+
+  // Runs that arrive while the list is scrolled wait behind the "new runs" pill.
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const [atTop, setAtTop] = useState(true);
+  const listKey = JSON.stringify(params);
+  const shown = useRef({ key: listKey, runs: new Set<string>() });
+  if (shown.current.key !== listKey) shown.current = { key: listKey, runs: new Set() };
+  const held = query.isPlaceholderData ? 0 : heldNewRuns(runs, shown.current.runs, !atTop);
+  const visible = useMemo(() => (held ? runs.slice(held) : runs), [runs, held]);
+  useEffect(() => {
+    if (query.isPlaceholderData) return;
+    for (const r of visible) shown.current.runs.add(runName(r));
+  }, [visible, query.isPlaceholderData]);
+  const showNew = () => {
+    scrollRef.current?.scrollTo({ top: 0 });
+    setAtTop(true);
+  };
+
   const [collapsed, setCollapsed] = useState<ReadonlySet<string>>(new Set());
   const rows = useMemo(
-    () => groupRuns(runs, filters.group, collapsed),
-    [runs, filters.group, collapsed],
+    () => groupRuns(visible, filters.group, collapsed),
+    [visible, filters.group, collapsed],
   );
-  const scrollRef = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
     count: rows.length,
     getScrollElement: () => scrollRef.current,
@@ -248,12 +271,19 @@ export function RunsPage() {
   }, [lastIndex, rows.length, hasNextPage, isFetchingNextPage, fetchNextPage]);
 
   const navigate = useNavigate();
-  const [selected, setSelected] = useState(-1);
+  // The selection follows its row when new runs push rows down.
+  const [selectedName, setSelectedName] = useState<string | null>(null);
+  const selected = useMemo(
+    () => (selectedName === null ? -1 : rows.findIndex((r) => rowName(r) === selectedName)),
+    [rows, selectedName],
+  );
   useListKeys({
     count: rows.length,
     selected,
     onSelect: (i) => {
-      setSelected(i);
+      const row = rows[i];
+      if (!row) return;
+      setSelectedName(rowName(row));
       virtualizer.scrollToIndex(i, { align: 'auto' });
     },
     onOpen: (i) => {
@@ -331,7 +361,19 @@ export function RunsPage() {
             />
             <span className="th">Tags</span>
           </div>
-          <div className="tbody" ref={scrollRef}>
+          <div
+            className="tbody"
+            ref={scrollRef}
+            onScroll={(e) => setAtTop(e.currentTarget.scrollTop < ROW_HEIGHT / 2)}
+          >
+            {held ? (
+              // Zero-height and sticky: the pill floats over the rows without moving them.
+              <div className="new-runs">
+                <button type="button" className="new-runs-pill" onClick={showNew}>
+                  ↑ {formatCount(held)} new {held === 1 ? 'run' : 'runs'}
+                </button>
+              </div>
+            ) : null}
             {query.isPending ? (
               <Loading what="runs" rows={8} />
             ) : query.isError && !runs.length ? (

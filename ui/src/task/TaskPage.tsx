@@ -1,8 +1,10 @@
 import { useEffect, useMemo, useState } from 'react';
 import { Link, useParams, useSearchParams } from 'react-router';
 import type { TaskRef } from '../api/client';
+import type { StreamSpec } from '../api/events';
 import type { Attempt, TaskDetail } from '../api/models';
 import { useTask } from '../api/queries';
+import { useLiveStream } from '../api/useLive';
 import { Breadcrumbs } from '../components/Breadcrumbs';
 import { CopyButton } from '../components/CopyButton';
 import { runUrl } from '../components/paths';
@@ -122,6 +124,12 @@ export function TaskPage() {
     () => ({ flow, run, step, task: taskId }),
     [flow, run, step, taskId],
   );
+  const liveStream = useMemo(
+    (): StreamSpec => ({ kind: 'task', flow, run, step, task: taskId }),
+    [flow, run, step, taskId],
+  );
+  // The task's own stream: its status, attempts and new log lines (and its run's status).
+  useLiveStream(liveStream);
   const task = useTask(ref);
   const attemptParam = params.get('attempt');
   const attemptNum =

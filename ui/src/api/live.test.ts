@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import type { LiveEvent, StreamSpec } from './events';
+import { FakeClock, FakeEventSource } from './fakes';
+import { LiveStreams, OFFLINE_AFTER } from './live';
+
+const RUN: StreamSpec = { kind: 'run', flow: 'F', run: '1' };
+const ALL: StreamSpec = { kind: 'all' };
+
+function setup() {
+  const clock = new FakeClock();
+  const sources: FakeEventSource[] = [];
+  const events: LiveEvent[] = [];
+  const streams = new LiveStreams({
+    open: (url) => {
+      const s = new FakeEventSource(url);
+      sources.push(s);
+      return s;
+    },
+    onEvent: (e) => events.push(e),
+    url: (spec, last) => `${spec.kind}${last === null ? '' : `?last_event_id=${last}`}`,
+    timers: clock,
+    lingerMs: 5000,
+  });
+  const last = () => {
+    const s = sources.at(-1);
+    if (!s) throw new Error('no EventSource');
+    return s;
+  };
+  return { clock, sources, events, streams, last };
+}
+
+describe('LiveStreams', () => {
+  it('opens one connection per stream, shared by everyone who needs it', () => {
+    const { sources, streams } = setup();
+    const a = streams.acquire(RUN);
+    const b = streams.acquire({ kind: 'run', flow: 'F', run: '1' });
+    streams.acquire(ALL);
+    expect(sources.map((s) => s.url)).toEqual(['run', 'all']);
+    a();
+    a(); // releasing twice counts once
+    expect(sources[0]?.closed).toBe(false);
+    b();
+    expect(streams.openCount()).toBe(2); // lingering
+  });
+
+  it('keeps a released stream a few seconds, so a page change does not reconnect', () => {
+    const { clock, sources, streams } = setup();
+    streams.acquire(RUN)();
+    clock.advance(3000);
+    streams.acquire(RUN);
+    clock.advance(10_000);
+    expect(sources).toHaveLength(1);
+    expect(sources[0]?.closed).toBe(false);
+  });
+
+  it('closes a stream no one needs, and resumes it from its last event when reopened', () => {
+    const { clock, sources, streams, last } = setup();
+    const release = streams.acquire(RUN);
+    last().open();
+    last().message('hello', { newest: 41 }, 41);
+    last().message(
+      'task_status',
+      { flow_id: 'F', run_id: '1', step_name: 's', task_id: '2', status: 'completed' },
+      42,
+    );
+    last().message('log', { flow_id: 'F', run_id: '1', task_id: '2', lines: [] }); // no id
+    release();
+    clock.advance(5000);
+    expect(sources[0]?.closed).toBe(true);
+    expect(streams.state()).toBe('idle');
+    streams.acquire(RUN);
+    expect(last().url).toBe('run?last_event_id=42');
+  });
+
+  it('keeps at most one stream lingering', () => {
+    const { sources, streams } = setup();
+    streams.acquire(ALL)();
+    streams.acquire(RUN)();
+    expect(sources[0]?.closed).toBe(true);
+    expect(sources[1]?.closed).toBe(false);
+  });
+
+  it('delivers parsed events and drops malformed ones', () => {
+    const { streams, events, last } = setup();
+    streams.acquire(RUN);
+    last().open();
+    last().message('hello', { newest: 3 }, 3);
+    last().message('run_status', { flow_id: 'F', run_id: '1', status: 'failed' }, 4);
+    last().message('run_status', 'not json', 5);
+    last().message('task_status', { flow_id: 'F' }, 6);
+    last().message('resync', { reason: 'missed too many events' }, 9);
+    expect(events.map((e) => e.kind)).toEqual(['hello', 'run_status', 'resync']);
+    const resync = events[2];
+    expect(resync?.kind === 'resync' && resync.stream).toEqual(RUN);
+  });
+
+  it('says reconnecting while the browser retries, offline when it keeps failing', () => {
+    const { streams, last } = setup();
+    streams.acquire(RUN);
+    expect(streams.state()).toBe('connecting');
+    last().open();
+    expect(streams.state()).toBe('open');
+    last().fail();
+    expect(streams.state()).toBe('reconnecting');
+    for (let i = 1; i < OFFLINE_AFTER; i++) last().fail();
+    expect(streams.state()).toBe('offline');
+    last().open();
+    expect(streams.state()).toBe('open');
+  });
+
+  it('reconnects by itself with backoff when the browser gives up, resuming from the last id', () => {
+    const { clock, sources, streams, last } = setup();
+    streams.acquire(RUN);
+    last().open();
+    last().message('hello', { newest: 7 }, 7);
+    last().fail(true);
+    expect(sources[0]?.closed).toBe(true);
+    clock.advance(999);
+    expect(sources).toHaveLength(1);
+    clock.advance(1);
+    expect(sources).toHaveLength(2);
+    expect(last().url).toBe('run?last_event_id=7');
+    last().fail(true);
+    clock.advance(1999);
+    expect(sources).toHaveLength(2); // waits longer each time
+    clock.advance(1);
+    expect(sources).toHaveLength(3);
+    streams.wake(); // nothing waiting: no extra connection
+    expect(sources).toHaveLength(3);
+    last().fail(true);
+    streams.wake(); // the network is back: retry now
+    expect(sources).toHaveLength(4);
+  });
+
+  it('reports the worst state of the streams in use, ignoring lingering ones', () => {
+    const { streams, sources } = setup();
+    const release = streams.acquire(ALL);
+    sources[0]?.open();
+    streams.acquire(RUN);
+    expect(streams.state()).toBe('connecting');
+    sources[1]?.open();
+    sources[0]?.fail();
+    expect(streams.state()).toBe('reconnecting');
+    release();
+    expect(streams.state()).toBe('open');
+  });
+});
