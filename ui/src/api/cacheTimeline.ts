@@ -7,32 +7,48 @@ import type { Task, Timeline } from './models';
 
 interface TimelineIndex {
   steps: Map<string, number>;
-  tasks: Map<string, number>;
-  attempts: Map<string, number>;
+  /** Per step index: task id -> task index. */
+  tasks: Map<number, Map<string, number>>;
+  /** attemptKey(task index, attempt number) -> attempt index. */
+  attempts: Map<number, number>;
 }
 
 // Finding a task among 100,000 by its name needs an index; it is built once per timeline
-// response and handed on to the updated copy.
+// response (numbers and nested maps: no string building) and handed on to the updated copy.
 const indexes = new WeakMap<Timeline, TimelineIndex>();
 
-const taskName = (step: string, task: string) => `${step}\u0000${task}`;
-const attemptName = (task: number, attempt: number) => `${task}:${attempt}`;
+// Attempt numbers stay far below 1,024 (@retry allows a handful).
+const attemptKey = (task: number, attempt: number) => task * 1024 + attempt;
 
 function indexOf(t: Timeline): TimelineIndex {
   const found = indexes.get(t);
   if (found) return found;
   const steps = new Map(t.steps.map((s, i) => [s, i] as const));
-  const tasks = new Map<string, number>();
-  for (let i = 0; i < t.tasks.task_id.length; i++) {
-    tasks.set(taskName(t.steps[t.tasks.step[i] ?? -1] ?? '', t.tasks.task_id[i] ?? ''), i);
+  const tasks = new Map<number, Map<string, number>>();
+  const ids = t.tasks.task_id;
+  const stepOf = t.tasks.step;
+  for (let i = 0; i < ids.length; i++) {
+    const step = stepOf[i] ?? -1;
+    let byId = tasks.get(step);
+    if (!byId) {
+      byId = new Map();
+      tasks.set(step, byId);
+    }
+    byId.set(ids[i] ?? '', i);
   }
-  const attempts = new Map<string, number>();
-  for (let a = 0; a < t.attempts.task.length; a++) {
-    attempts.set(attemptName(t.attempts.task[a] ?? -1, t.attempts.attempt[a] ?? 0), a);
+  const attempts = new Map<number, number>();
+  const at = t.attempts;
+  for (let a = 0; a < at.task.length; a++) {
+    attempts.set(attemptKey(at.task[a] ?? -1, at.attempt[a] ?? 0), a);
   }
   const index = { steps, tasks, attempts };
   indexes.set(t, index);
   return index;
+}
+
+function findTask(index: TimelineIndex, step: string, task: string): number | undefined {
+  const s = index.steps.get(step);
+  return s === undefined ? undefined : index.tasks.get(s)?.get(task);
 }
 
 export type TimelineChange =
@@ -86,12 +102,16 @@ export function applyToTimeline(t: Timeline, changes: readonly TimelineChange[])
     }
     if (change.kind === 'task') {
       const task = change.data;
-      const name = taskName(task.step_name, task.task_id);
-      const i = index.tasks.get(name);
+      const i = findTask(index, task.step_name, task.task_id);
       if (i === undefined) {
         const step = stepIndex(task.step_name);
         const n = edit();
-        index.tasks.set(name, n.tasks.task_id.length);
+        let byId = index.tasks.get(step);
+        if (!byId) {
+          byId = new Map();
+          index.tasks.set(step, byId);
+        }
+        byId.set(task.task_id, n.tasks.task_id.length);
         n.tasks.step.push(step);
         n.tasks.task_id.push(task.task_id);
         n.tasks.foreach_label.push(task.foreach_label);
@@ -110,9 +130,9 @@ export function applyToTimeline(t: Timeline, changes: readonly TimelineChange[])
       continue;
     }
     const at = change.data;
-    const ti = index.tasks.get(taskName(at.step_name, at.task_id));
+    const ti = findTask(index, at.step_name, at.task_id);
     if (ti === undefined) continue; // its task_created comes first; nothing to attach to
-    const key = attemptName(ti, at.attempt);
+    const key = attemptKey(ti, at.attempt);
     const a = index.attempts.get(key);
     const cur: Timeline = next ?? t;
     if (

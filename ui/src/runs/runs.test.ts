@@ -9,6 +9,7 @@ import {
 } from './filters';
 import { flowStats, median } from './flowStats';
 import { groupRuns } from './grouping';
+import { heldNewRuns } from './newRuns';
 
 const run = (over: Partial<Run>): Run => ({
   flow_id: 'F',
@@ -111,5 +112,23 @@ describe('flowStats', () => {
     expect(flowStats([]).successRate).toBeNull();
     expect(median([])).toBeNull();
     expect(median([3, 1, 2])).toBe(2);
+  });
+});
+
+describe('heldNewRuns', () => {
+  const list = (...ids: string[]) => ids.map((run_id) => run({ run_id }));
+  const shown = new Set(['F/2', 'F/1']);
+  it('holds back the new runs at the top while the list is scrolled', () => {
+    expect(heldNewRuns(list('4', '3', '2', '1'), shown, true)).toBe(2);
+  });
+  it('shows them when the list is at the top', () => {
+    expect(heldNewRuns(list('4', '3', '2', '1'), shown, false)).toBe(0);
+  });
+  it('holds nothing for a list never shown, or one with none of the shown runs', () => {
+    expect(heldNewRuns(list('2', '1'), new Set(), true)).toBe(0);
+    expect(heldNewRuns(list('9', '8'), shown, true)).toBe(0);
+  });
+  it('does not hold runs that arrived further down (a next page)', () => {
+    expect(heldNewRuns(list('2', '1', '0'), shown, true)).toBe(0);
   });
 });

@@ -8,6 +8,7 @@ import { taskUrl } from '../components/paths';
 import { useIsDark, usePrefs } from '../components/prefs';
 import { EmptyState, ErrorState, Loading } from '../components/States';
 import { statusLabel } from '../components/Status';
+import { useThrottled } from '../components/useThrottled';
 import { criticalPath, parentSteps } from './criticalPath';
 import { AXIS_H, drawMinimap, drawTimeline, GUTTER, type Palette, readPalette } from './draw';
 import { hitTest, rowAt, type TimelineHit } from './hitTest';
@@ -58,13 +59,17 @@ export function TimelineView({
     return () => clearInterval(t);
   }, [live]);
 
+  // Live events change the timeline up to 4 times a second; a big run's model, layout and
+  // picture are rebuilt at most every 2 s (bars still grow with the clock in between).
+  const big = (query.data?.tasks.task_id.length ?? 0) > 5000;
+  const data = useThrottled(query.data, big ? 2000 : 0);
   const model = useMemo(() => {
-    if (!query.data) return null;
+    if (!data) return null;
     const t0 = performance.now();
-    const m = buildModel(query.data);
+    const m = buildModel(data);
     performance.measure('flowscope:timeline-model', { start: t0 });
     return m;
-  }, [query.data]);
+  }, [data]);
   // Layout, bounds and critical path of a big live run follow the clock in 10 s steps: each
   // costs a pass over every task. Bars are still drawn up to the current second.
   const layoutNow = model && model.nTasks > 5000 ? Math.floor(now / 10_000) * 10_000 : now;
