@@ -132,12 +132,20 @@ describe('LiveStreams', () => {
     expect(sources).toHaveLength(4);
   });
 
+  it('does not say connecting while another stream is open (a page change)', () => {
+    const { streams, sources } = setup();
+    const release = streams.acquire(ALL);
+    sources[0]?.open();
+    release();
+    streams.acquire(RUN);
+    expect(streams.state()).toBe('open');
+  });
+
   it('reports the worst state of the streams in use, ignoring lingering ones', () => {
     const { streams, sources } = setup();
     const release = streams.acquire(ALL);
     sources[0]?.open();
     streams.acquire(RUN);
-    expect(streams.state()).toBe('connecting');
     sources[1]?.open();
     sources[0]?.fail();
     expect(streams.state()).toBe('reconnecting');

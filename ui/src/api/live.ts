@@ -227,9 +227,14 @@ export class LiveStreams {
 
   private changed() {
     let worst: ConnectionState = 'idle';
+    let anyOpen = false;
     for (const s of this.streams.values()) {
+      if (s.state === 'open') anyOpen = true;
       if (s.refs > 0 && RANK[s.state] > RANK[worst]) worst = s.state;
     }
+    // A page change opens a new stream while the last one still lingers: no need to flash
+    // "connecting" while the server is plainly there.
+    if (worst === 'connecting' && anyOpen) worst = 'open';
     if (worst === this.snapshot) return;
     this.snapshot = worst;
     for (const l of this.listeners) l();
