@@ -123,6 +123,14 @@ describe('flows list', () => {
     expect(next[0]?.last_run?.status).toBe('failed');
     expect(next[0]?.recent[0]?.status).toBe('failed');
   });
+
+  it('returns the same list when the runs are none of its flows', () => {
+    const flows = [flow('F')];
+    expect(applyRunsToFlows(flows, [{ run: run('5', { flow_id: 'G' }), created: false }])).toBe(
+      flows,
+    );
+    expect(applyRunsToFlows(flows, [{ run: run('5'), created: false }])).toBe(flows);
+  });
 });
 
 describe('steps', () => {

@@ -223,6 +223,7 @@ export function applyRunsToFlows(
 ): readonly FlowSummary[] {
   if (!changes.length) return flows;
   const out = flows.slice();
+  let changed = false;
   const at = new Map(out.map((f, i) => [f.flow_id, i] as const));
   for (const { run, created } of changes) {
     const recentItem = {
@@ -236,6 +237,7 @@ export function applyRunsToFlows(
     const flow = i === undefined ? undefined : out[i];
     if (!flow) {
       if (!created) continue;
+      changed = true;
       at.set(run.flow_id, out.length);
       out.push({
         flow_id: run.flow_id,
@@ -247,6 +249,8 @@ export function applyRunsToFlows(
       continue;
     }
     const inRecent = flow.recent.findIndex((r) => r.run_id === run.run_id);
+    if (inRecent < 0 && !created && flow.last_run?.run_id !== run.run_id) continue;
+    changed = true;
     let recent = flow.recent;
     let runCount = flow.run_count;
     if (inRecent >= 0) {
@@ -271,7 +275,7 @@ export function applyRunsToFlows(
       last_run: newer ? run : flow.last_run,
     };
   }
-  return out;
+  return changed ? out : flows;
 }
 
 // --- steps and tasks ------------------------------------------------------------------

@@ -109,8 +109,7 @@ export function reduceQuery(key: QueryKey, data: unknown, g: Grouped): unknown {
   if (root === 'flows') {
     if (!g.runs.length || !Array.isArray(data)) return data;
     const changes = g.runs.map((ev) => ({ run: ev.data, created: ev.kind === 'run_created' }));
-    const next = applyRunsToFlows(data as FlowSummary[], changes);
-    return next;
+    return applyRunsToFlows(data as FlowSummary[], changes);
   }
   if (root === 'run') {
     const events = g.byRun.get(runName(a, b));
