@@ -7,7 +7,7 @@ import { expect, foreachRun, test } from './support';
 
 const N = Number(process.env.PERF_TASKS ?? 100_000);
 
-function syntheticTimeline(n: number) {
+function syntheticTimeline(n: number, step: string) {
   const t0 = Date.UTC(2026, 0, 1);
   const tasks = {
     step: [0] as number[],
@@ -49,11 +49,11 @@ function syntheticTimeline(n: number) {
     attempts.finished_at.push(s + 120_000 + Math.floor(rnd() * 900_000));
     tasks.status.push('completed');
   }
-  return { steps: ['start', 'work', 'join', 'end'], tasks, attempts };
+  return { steps: ['start', step, 'join', 'end'], tasks, attempts };
 }
 
-async function fakeBigRun(page: Page) {
-  const body = JSON.stringify(syntheticTimeline(N));
+async function fakeBigRun(page: Page, step: string) {
+  const body = JSON.stringify(syntheticTimeline(N, step));
   await page.route(/\/api\/v1\/flows\/[^/]+\/runs\/[^/]+\/timeline/, (route: Route) =>
     route.fulfill({ status: 200, contentType: 'application/json', body }),
   );
@@ -66,7 +66,7 @@ async function fakeBigRun(page: Page) {
       items.push({
         flow_id: 'F',
         run_id: '1',
-        step_name: 'work',
+        step_name: step,
         task_id: String(i + 2),
         status: 'completed',
         status_reason: null,
@@ -90,13 +90,13 @@ async function fakeBigRun(page: Page) {
       status: 200,
       contentType: 'application/json',
       body: JSON.stringify({
-        items: ['start', 'work', 'join', 'end'].map((s) => ({
+        items: ['start', step, 'join', 'end'].map((s) => ({
           step_name: s,
           type: 'linear',
           status: 'completed',
           started_at: null,
           finished_at: null,
-          task_counts: { pending: 0, running: 0, completed: s === 'work' ? N : 1, failed: 0 },
+          task_counts: { pending: 0, running: 0, completed: s === step ? N : 1, failed: 0 },
         })),
         next_cursor: null,
       }),
@@ -143,7 +143,7 @@ test('a big run: first paint, timeline pan and zoom, task table scroll', async (
     const r = await foreachRun(request);
     flow = r.flow;
     run = r.run;
-    await fakeBigRun(page);
+    await fakeBigRun(page, r.step);
   }
   // The run page as it opens (header and DAG with counts).
   const tRun = Date.now();

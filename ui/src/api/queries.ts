@@ -200,30 +200,3 @@ export function useLogSearch(t: TaskRef, stream: LogStream, attempt: number, q: 
     staleTime: 10000,
   });
 }
-
-/**
- * The flow's script name, for the `resume` command: the API's Run has no such field, so it
- * is read from the `script-name` metadata of the run's start task.
- */
-export function useScriptName(flow: string, run: string, startStep: string | undefined) {
-  return useQuery({
-    queryKey: [...keys.run(flow, run), 'script-name', startStep ?? 'start'],
-    queryFn: async ({ signal }) => {
-      const page = await api.tasks(
-        flow,
-        run,
-        { step_name: startStep ?? 'start', limit: 1 },
-        signal,
-      );
-      const first = page.items[0];
-      if (!first) return null;
-      const detail = await api.task(
-        { flow, run, step: first.step_name, task: first.task_id },
-        signal,
-      );
-      return detail.metadata.find((m) => m.field_name === 'script-name')?.value ?? null;
-    },
-    staleTime: Number.POSITIVE_INFINITY,
-    retry: false,
-  });
-}

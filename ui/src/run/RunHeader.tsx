@@ -1,7 +1,6 @@
 import { useState } from 'react';
 import { Link } from 'react-router';
 import type { RunDetail } from '../api/models';
-import { useScriptName } from '../api/queries';
 import { CopyButton } from '../components/CopyButton';
 import { formatCount } from '../components/format';
 import { runsUrl, runUrl } from '../components/paths';
@@ -9,9 +8,8 @@ import { StatusBadge } from '../components/Status';
 import { Duration, Time } from '../components/Time';
 import { clientSnippet, resumeCommand } from './snippets';
 
-export function RunHeader({ run, startStep }: { run: RunDetail; startStep?: string }) {
+export function RunHeader({ run }: { run: RunDetail }) {
   const [open, setOpen] = useState(false);
-  const script = useScriptName(run.flow_id, run.run_id, startStep);
   const params = Object.entries(run.parameters ?? {});
   // A few short parameters fit on the tags line; more go in a table that opens on demand.
   const inlineParams = params.length <= 8 && params.every(([k, v]) => k.length + v.length < 48);
@@ -119,7 +117,7 @@ export function RunHeader({ run, startStep }: { run: RunDetail; startStep?: stri
           ) : null}
           <CopyButton text={clientSnippet(run.flow_id, run.run_id)} label="Copy client code" />
           <CopyButton
-            text={resumeCommand(run.run_id, script.data ?? null)}
+            text={resumeCommand(run.run_id, run.script_name)}
             label="Copy resume command"
           />
         </div>

@@ -79,7 +79,7 @@ export function RunPage() {
         />
       ) : (
         <>
-          <RunHeader run={run.data} startStep={dag.data?.start_step} />
+          <RunHeader run={run.data} />
           {run.data.status === 'failed' ? <FailureBanner run={run.data} /> : null}
           <Tabs
             tabs={TABS}
