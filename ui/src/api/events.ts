@@ -160,3 +160,22 @@ export function streamScope(spec: StreamSpec): QueryKey[] {
       ];
   }
 }
+
+/**
+ * The query-key prefixes a stream is the main source for: on its first connection, what
+ * was cached before it opened may have missed events and is read again. (Runs lists are
+ * the global stream's: a run page's stream opening says nothing new about them.)
+ */
+export function streamOwns(spec: StreamSpec): QueryKey[] {
+  switch (spec.kind) {
+    case 'all':
+      return [['runs'], ['flows']];
+    case 'run':
+      return [
+        ['run', spec.flow, spec.run],
+        ['task', spec.flow, spec.run],
+      ];
+    case 'task':
+      return [['task', spec.flow, spec.run, spec.step, spec.task]];
+  }
+}

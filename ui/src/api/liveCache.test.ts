@@ -189,9 +189,15 @@ describe('LiveCache: the stream itself', () => {
     const { qc, cache } = setup();
     qc.setQueryData(keys.runs({}), pages([run('1')]), { updatedAt: 100 });
     qc.setQueryData(keys.runs({ user: 'x' }), pages([run('1')]), { updatedAt: 300 });
+    qc.setQueryData(keys.runDetail('F', '1'), runDetail('1'), { updatedAt: 100 });
     cache.apply([ev({ kind: 'hello', stream: { kind: 'all' }, openedAt: 200 })]);
     expect(qc.getQueryState(keys.runs({}))?.isInvalidated).toBe(true);
     expect(qc.getQueryState(keys.runs({ user: 'x' }))?.isInvalidated).toBe(false);
+    expect(qc.getQueryState(keys.runDetail('F', '1'))?.isInvalidated).toBe(false);
+    cache.apply([
+      ev({ kind: 'hello', stream: { kind: 'run', flow: 'F', run: '1' }, openedAt: 200 }),
+    ]);
+    expect(qc.getQueryState(keys.runDetail('F', '1'))?.isInvalidated).toBe(true);
   });
 
   it('replays events over a response that was in flight when they came', async () => {

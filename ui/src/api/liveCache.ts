@@ -18,7 +18,13 @@ import {
   type Pages,
 } from './cache';
 import { applyToTimeline, type TimelineChange } from './cacheTimeline';
-import { type AttemptEvent, type DataEvent, type LiveEvent, streamScope } from './events';
+import {
+  type AttemptEvent,
+  type DataEvent,
+  type LiveEvent,
+  streamOwns,
+  streamScope,
+} from './events';
 import type {
   FlowSummary,
   LogPage,
@@ -270,7 +276,7 @@ export class LiveCache {
           scopes.push(...streamScope(e.stream));
         } else if (e.kind === 'hello') {
           // A first connection: data cached before the stream opened may have missed events.
-          for (const prefix of streamScope(e.stream)) {
+          for (const prefix of streamOwns(e.stream)) {
             for (const q of cache.findAll({ queryKey: prefix })) {
               if (q.state.data !== undefined && q.state.dataUpdatedAt < e.openedAt) {
                 exact.push(q.queryKey);
