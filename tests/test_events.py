@@ -120,6 +120,10 @@ def test_event_stream_follows_a_real_run(tmp_path: Path) -> None:
             store.prune_events(keep=5)
             late = Subscription(f"{url}/api/v1/events", headers={"Last-Event-ID": "1"})
             assert late.next(5).kind == "resync"
+            # An id the server never gave (its index was rebuilt): resync too.
+            future = Subscription(f"{url}/api/v1/events", headers={"Last-Event-ID": "999999999"})
+            assert future.next(5).kind == "resync"
+            future.close()
             for sub in (runs, detail, logs, again, late):
                 sub.close()
     finally:

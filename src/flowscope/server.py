@@ -41,7 +41,8 @@ def serve(
         print("flowscope: no Metaflow datastore here; serving the existing index", file=sys.stderr)
     print(f"flowscope: open http://{host}:{port}{ctx.base_path}", file=sys.stderr)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # Event streams never end by themselves: on shutdown, close them after 2 s.
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
     finally:
         if live is not None:
             live.stop()

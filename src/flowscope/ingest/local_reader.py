@@ -138,11 +138,13 @@ def read_task(
         if not match:
             continue
         number, kind = int(match["n"]), match["kind"]
-        if kind == "attempt.json" and number not in started:
-            # The attempt started but its metadata did not land (yet): trust the marker.
+        if kind == "attempt.json":
+            # Written when the attempt starts, while its `attempt` metadata may land only
+            # later: the earlier of the two is when it began.
             record = read_json(Path(entry.path))
             if isinstance(record, dict) and isinstance(record.get("time"), int | float):
-                started[number] = int(record["time"] * 1000)
+                marker = int(record["time"] * 1000)
+                started[number] = min(marker, started.get(number, marker))
         elif kind == "runtime":
             record = read_json(Path(entry.path))
             if isinstance(record, dict) and record.get("killed"):

@@ -140,7 +140,11 @@ async def _stream(
     try:
         sent = hub.newest if resume_from is None else resume_from
         yield b"retry: 2000\n\n"
-        if resume_from is not None:
+        if resume_from is not None and resume_from > hub.newest:
+            # An id from the future: the index was rebuilt since; nothing can be replayed.
+            sent = hub.newest
+            yield _frame("resync", {"reason": "the server's events started over"}, sent)
+        elif resume_from is not None:
             oldest, _ = await anyio.to_thread.run_sync(ctx.store.event_bounds)
             backlog = await anyio.to_thread.run_sync(
                 ctx.store.events_after,
