@@ -131,6 +131,19 @@ def test_failed_task_shows_its_exception(api: TestClient, fixture_runs: dict[str
     assert any(m["field_name"] == "attempt" for m in task["metadata"])
 
 
+def test_caught_task_shows_the_exception_catch_caught(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
+    flow_id, run_id = fixture_runs["catch"].split("/")
+    tasks = api.get(f"/api/v1/flows/{flow_id}/runs/{run_id}/tasks").json()["items"]
+    caught = [t for t in tasks if t["caught"]]
+    assert caught
+    task = api.get(
+        f"/api/v1/flows/{flow_id}/runs/{run_id}/steps/{caught[0]['step_name']}/tasks/{caught[0]['task_id']}"
+    ).json()
+    assert task["exception"] is not None and "Traceback" in task["exception"]["traceback"]
+
+
 def test_ui_shell_base_path_and_missing_build(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'i.sqlite'}")
     ui = tmp_path / "dist"

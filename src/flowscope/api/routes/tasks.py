@@ -65,9 +65,9 @@ def _exception(datastore: Any, flow_id: str, run_id: str, task: dict[str, Any]) 
     if not failed:
         return None
     attempt = failed[-1]["attempt"]
-    lines = datastore.read_log(
-        flow_id, run_id, task["step_name"], task["task_id"], attempt, "stderr"
-    )
+    # @catch prints the traceback it caught to stdout; a raising task's goes to stderr.
+    stream = "stdout" if task["caught"] else "stderr"
+    lines = datastore.read_log(flow_id, run_id, task["step_name"], task["task_id"], attempt, stream)
     found = find_exception([line.text for line in lines])
     if found is None:
         return None
