@@ -6,7 +6,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +60,13 @@ class Subscription:
         self._thread.start()
 
     def _read(self, url: str, headers: dict[str, str]) -> None:
+        try:
+            self._stream(url, headers)
+        except httpx.HTTPError:
+            if not self._stop.is_set():
+                raise  # a stream that breaks while the test still listens is a failure
+
+    def _stream(self, url: str, headers: dict[str, str]) -> None:
         with (
             httpx.Client(timeout=httpx.Timeout(5.0, read=None)) as client,
             client.stream("GET", url, headers=headers) as response,
@@ -96,14 +103,19 @@ class Subscription:
             if kind is None or event.kind == kind:
                 return event
 
-    def drain(self, until: float) -> list[Event]:
-        got = []
-        while time.monotonic() < until:
+    def until(self, last: Callable[[Event], bool], timeout: float) -> list[Event]:
+        """Every event up to and including the first for which `last` is true."""
+        deadline = time.monotonic() + timeout
+        got: list[Event] = []
+        while True:
+            left = deadline - time.monotonic()
             try:
-                got.append(self.events.get(timeout=max(0.01, until - time.monotonic())))
+                event = self.events.get(timeout=max(0.0, left))
             except queue.Empty:
-                break
-        return got
+                raise AssertionError(f"the awaited event did not come within {timeout}s") from None
+            got.append(event)
+            if last(event):
+                return got
 
     def close(self) -> None:
         self._stop.set()

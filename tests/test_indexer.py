@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from tests.crash_indexer import KILL_POINTS
 from tests.helpers import snapshot
 
 from flowscope.ingest.local_indexer import LocalIndexer
@@ -113,40 +114,53 @@ def test_bad_files_are_skipped_not_fatal(store: Store, datastore: Path) -> None:
 def test_a_killed_indexer_resumes_to_the_same_index(
     fixture_root: Path, datastore: Path, tmp_path: Path
 ) -> None:
-    """SIGKILL `flowscope index` at random moments, then finish: same as a clean pass."""
+    """SIGKILL `flowscope index` inside a run's transaction, again and again: the index it
+    finally reaches is the same as one clean pass.
+
+    The kills land at points the test chooses (tests/crash_indexer.py), not after a timer,
+    so the test does not depend on how fast the machine indexes.
+    """
     _age(datastore)
     clean_url = f"sqlite:///{tmp_path / 'clean.sqlite'}"
     clean = Store(clean_url)
     LocalIndexer(clean, datastore).index_once()
     expected = snapshot(clean)
     clean.close()
+    runs = len(expected) - 1  # every key but "__flows__"
 
     url = f"sqlite:///{tmp_path / 'killed.sqlite'}"
     Store(url).close()  # migrate first, so kills land inside indexing
-    command = [
-        sys.executable,
-        "-m",
-        "flowscope.cli",
-        "index",
-        "--root",
-        str(datastore),
-        "--db",
-        url,
-    ]
+    arguments = ["--root", str(datastore), "--db", url]
     rng = random.Random(3)
-    kills = 0
-    for _ in range(6):
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 1.5))
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            kills += 1
-        process.wait()
-    final = subprocess.run(command, capture_output=True, text=True, check=False)
+    kills = 8
+    # A kill at the n-th write (n <= 2) lets at most one run commit before it, so there is
+    # always a run left to be killed in.
+    assert runs > kills
+    landed: list[str] = []
+    for i in range(kills):
+        marker = tmp_path / f"kill-{i}.txt"
+        point = rng.choice(KILL_POINTS)
+        n = rng.randint(1, 2)
+        process = subprocess.run(
+            [sys.executable, "-m", "tests.crash_indexer", point, str(n), str(marker), "--"]
+            + arguments,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert process.returncode == -signal.SIGKILL, process.stderr
+        landed.append(marker.read_text(encoding="utf-8").strip())
+    assert len(landed) == kills and all(line.split()[0] in KILL_POINTS for line in landed)
+
+    final = subprocess.run(
+        [sys.executable, "-m", "flowscope.cli", "index", *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert final.returncode == 0, final.stderr
     resumed = Store(url)
     try:
         assert snapshot(resumed) == expected
     finally:
         resumed.close()
-    assert kills >= 1

@@ -9,6 +9,7 @@ from metaflow import FlowSpec, step
 
 SLEEP_S = float(os.environ.get("SLOW_FLOW_SLEEP_S", "0.2"))
 WIDTH = int(os.environ.get("SLOW_FLOW_WIDTH", "3"))
+FAIL = os.environ.get("SLOW_FLOW_FAIL") == "1"
 
 
 class SlowFlow(FlowSpec):
@@ -22,6 +23,8 @@ class SlowFlow(FlowSpec):
         for i in range(5):
             print(f"item {self.input} tick {i}", flush=True)
             time.sleep(SLEEP_S)
+        if FAIL:
+            raise RuntimeError(f"item {self.input} failed on purpose")
         self.next(self.join)
 
     @step

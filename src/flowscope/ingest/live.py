@@ -29,10 +29,18 @@ KEEP_EVENTS = 200_000
 
 
 class LiveIndexer:
-    def __init__(self, indexer: LocalIndexer, ready: threading.Event, poll: bool = False) -> None:
+    def __init__(
+        self,
+        indexer: LocalIndexer,
+        ready: threading.Event,
+        poll: bool = False,
+        full_pass_every_s: float = FULL_PASS_EVERY_S,
+    ) -> None:
         self.indexer = indexer
         self.ready = ready
         self.poll = poll
+        # Tests stretch this to prove that events, not the safety-net pass, found a change.
+        self.full_pass_every_s = full_pass_every_s
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="flowscope-indexer", daemon=True)
 
@@ -71,7 +79,7 @@ class LiveIndexer:
         last_prune = time.monotonic()
         while not self.stop_event.is_set():
             self.indexer.index_once()
-            if time.monotonic() - last_prune >= FULL_PASS_EVERY_S:
+            if time.monotonic() - last_prune >= self.full_pass_every_s:
                 self.indexer.store.prune_events(KEEP_EVENTS)
                 last_prune = time.monotonic()
             self.stop_event.wait(POLL_EVERY_S)
@@ -92,7 +100,7 @@ class LiveIndexer:
             if runs:
                 self.indexer.index_runs(sorted(runs))
             now = time.monotonic()
-            if now - last_full >= FULL_PASS_EVERY_S:
+            if now - last_full >= self.full_pass_every_s:
                 self.indexer.index_once()
                 self.indexer.store.prune_events(KEEP_EVENTS)
                 last_full = last_liveness = now

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from flowscope.datastore.local import LocalDatastore
-from flowscope.ingest.liveness import GRACE_MS, ProcessTable, scan_processes
+from flowscope.ingest.liveness import LocalLiveness
 from flowscope.ingest.local_reader import (
     META,
     PARAMETERS_STEP,
@@ -85,6 +85,7 @@ class LocalIndexer:
         self.root = root
         self.datastore = LocalDatastore(root)
         self.source_id = store.source_id(SOURCE_KIND, str(root))
+        self.liveness = LocalLiveness()
         # Artifacts are content-addressed, so `_success`/`_task_ok` of every task share a
         # handful of shas: decode each once.
         self._values: dict[tuple[str, str], Any] = {}
@@ -104,7 +105,7 @@ class LocalIndexer:
     def index_once(self, progress: ProgressCallback | None = None) -> PassStats:
         started = time.monotonic()
         stats = PassStats()
-        processes = scan_processes()
+        self.liveness.refresh()
         stored = self.store.stored_runs(self.source_id)
         on_disk = list(self.run_dirs())
         seen: set[tuple[str, str]] = set()
@@ -112,7 +113,7 @@ class LocalIndexer:
             key = (flow_id, run_dir.name)
             seen.add(key)
             stats.runs_seen += 1
-            self._index_run_safely(flow_id, run_dir, stored.get(key), processes, stats, force=False)
+            self._index_run_safely(flow_id, run_dir, stored.get(key), stats, force=False)
             if progress is not None:
                 progress(i + 1, len(on_disk))
         gone = [(key, run) for key, run in stored.items() if key not in seen]
@@ -126,7 +127,7 @@ class LocalIndexer:
     def index_runs(self, keys: Iterable[tuple[str, str]]) -> PassStats:
         """Re-read the given runs now (the watcher's path), however they look."""
         stats = PassStats()
-        processes = scan_processes()
+        self.liveness.refresh()
         stored = self.store.stored_runs(self.source_id)
         removed: list[int] = []
         for flow_id, run_id in keys:
@@ -138,7 +139,7 @@ class LocalIndexer:
                     stats.changed_flows.add(flow_id)
                 continue
             self._index_run_safely(
-                flow_id, run_dir, stored.get((flow_id, run_id)), processes, stats, force=True
+                flow_id, run_dir, stored.get((flow_id, run_id)), stats, force=True
             )
         if removed:
             self.store.delete_runs(removed)
@@ -156,12 +157,11 @@ class LocalIndexer:
         flow_id: str,
         run_dir: Path,
         stored: StoredRun | None,
-        processes: ProcessTable,
         stats: PassStats,
         force: bool,
     ) -> None:
         try:
-            if self._index_run(flow_id, run_dir, stored, processes, stats, force):
+            if self._index_run(flow_id, run_dir, stored, stats, force):
                 stats.runs_read += 1
                 stats.changed_flows.add(flow_id)
         except Exception:  # one bad run must never stop the indexer
@@ -173,7 +173,6 @@ class LocalIndexer:
         flow_id: str,
         run_dir: Path,
         stored: StoredRun | None,
-        processes: ProcessTable,
         stats: PassStats,
         force: bool,
     ) -> bool:
@@ -217,7 +216,7 @@ class LocalIndexer:
                         continue
                     stats.tasks_read += 1
                     last_activity = max(last_activity, snapshot.last_change_at)
-                    changed.append(self._decide_task(snapshot, header.run_id, processes))
+                    changed.append(self._decide_task(snapshot, header.run_id))
             removed = [task.pk for key, task in known_tasks.items() if key not in seen]
             writer.write_tasks(run_pk, changed, known_tasks)
             writer.delete_tasks(removed)
@@ -227,7 +226,13 @@ class LocalIndexer:
             graph = graph if graph is not None else self._stored_graph(flow_id, header.run_id)
             end_step = str(graph.get("end_step", "end")) if graph else "end"
             end = writer.end_task(run_pk, end_step)
-            alive = processes.run_alive(header.run_id, last_activity)
+            script = graph.get("file") if graph else None
+            alive = self.liveness.run_alive(
+                header.run_id,
+                _earliest(header.started_at, summary.first_started_at),
+                script if isinstance(script, str) else None,
+                last_activity,
+            )
             any_running = any(s.counts.get("running", 0) for s in summary.steps.values())
             verdict = decide_run(
                 Verdict(
@@ -275,10 +280,8 @@ class LocalIndexer:
             writer.write_run(run_pk, record)
         return True
 
-    def _decide_task(
-        self, snapshot: TaskSnapshot, run_id: str, processes: ProcessTable
-    ) -> TaskRecord:
-        alive = processes.task_alive(run_id, snapshot.task_id, snapshot.last_change_at)
+    def _decide_task(self, snapshot: TaskSnapshot, run_id: str) -> TaskRecord:
+        alive = self.liveness.task_alive(run_id, snapshot.task_id, snapshot.last_change_at)
         facts = snapshot.attempts
         verdicts = [
             decide_attempt(f, superseded=i < len(facts) - 1, alive=alive)
@@ -408,6 +411,11 @@ def _subdirs(path: Path) -> list[Path]:
         return []
 
 
+def _earliest(*times: int | None) -> int | None:
+    known = [t for t in times if t is not None]
+    return min(known) if known else None
+
+
 def _tag_value(tags: list[str], prefix: str) -> str | None:
     for tag in tags:
         if tag.startswith(prefix):
@@ -415,4 +423,4 @@ def _tag_value(tags: list[str], prefix: str) -> str | None:
     return None
 
 
-__all__ = ["GRACE_MS", "LocalIndexer", "PassStats"]
+__all__ = ["LocalIndexer", "PassStats"]

@@ -124,3 +124,8 @@ class RunSummary:
     failure_reasons: set[str]
     first_failure: tuple[str, str] | None  # (step_name, task_id)
     last_finished_at: int | None
+
+    @property
+    def first_started_at(self) -> int | None:
+        starts = [step.started_at for step in self.steps.values() if step.started_at is not None]
+        return min(starts) if starts else None
