@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flowscope.ingest.sources import TaskDetails, task_details_for
 from flowscope.store import RunRef, Store
 
 if TYPE_CHECKING:
@@ -28,6 +29,14 @@ class AppContext:
     root: str | None = None  # the .metaflow folder being indexed, for /health
     ui_dir: Path | None = None
     _datastores: dict[str, LocalDatastore] = field(default_factory=dict)
+    _details: dict[tuple[str, str], TaskDetails | None] = field(default_factory=dict)
+
+    def details_for(self, ref: RunRef) -> TaskDetails | None:
+        """What the run's source can tell on demand (a task's full metadata)."""
+        key = (ref.source_kind, ref.source_location)
+        if key not in self._details:
+            self._details[key] = task_details_for(*key)
+        return self._details[key]
 
     def datastore_for(self, ref: RunRef) -> LocalDatastore | None:
         """The reader of logs, artifacts and cards for a run's source, if it has one."""
