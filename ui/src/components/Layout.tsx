@@ -72,16 +72,16 @@ function Tools({ onHelp }: { onHelp: () => void }) {
       const t = e.target as Node;
       if (!panel.current?.contains(t) && !button.current?.contains(t)) setOpen(false);
     };
-    const escape = (e: KeyboardEvent) => {
+    const onEscape = (e: KeyboardEvent) => {
       if (e.key !== 'Escape') return;
       setOpen(false);
       button.current?.focus();
     };
     document.addEventListener('pointerdown', away);
-    document.addEventListener('keydown', escape);
+    document.addEventListener('keydown', onEscape);
     return () => {
       document.removeEventListener('pointerdown', away);
-      document.removeEventListener('keydown', escape);
+      document.removeEventListener('keydown', onEscape);
     };
   }, [open]);
   return (
@@ -100,11 +100,7 @@ function Tools({ onHelp }: { onHelp: () => void }) {
           <path d="M2 4h12M2 8h12M2 12h12" stroke="currentColor" strokeWidth="1.8" />
         </svg>
       </button>
-      <div
-        id="topbar-tools"
-        ref={panel}
-        className={open ? 'topbar-tools open' : 'topbar-tools'}
-      >
+      <div id="topbar-tools" ref={panel} className={open ? 'topbar-tools open' : 'topbar-tools'}>
         <div className="tool">
           <span className="tool-label" aria-hidden>
             Times

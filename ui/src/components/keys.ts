@@ -2,7 +2,9 @@ import { useEffect, useRef } from 'react';
 
 /** True when Enter or Space belongs to the focused control (a button, a link), not the list. */
 function activates(target: EventTarget | null): boolean {
-  return target instanceof Element && target.closest('a, button, summary, [role="button"]') !== null;
+  return (
+    target instanceof Element && target.closest('a, button, summary, [role="button"]') !== null
+  );
 }
 
 /** True when a key press belongs to a text field, not to the page's shortcuts. */

@@ -76,7 +76,6 @@ function Node({
       transform={`translate(${x},${y})`}
       role="button"
       tabIndex={0}
-      aria-label={`Step ${node.id}: ${sub}. Open its tasks.`}
       data-step={node.id}
       onClick={() => onOpen(node.id)}
       onKeyDown={(e) => {
@@ -86,13 +85,24 @@ function Node({
         }
       }}
     >
-      <title>{node.doc ? `${node.id}: ${node.doc}` : node.id}</title>
+      {/* Its tooltip and its spoken name: what it shows, and the step's docstring. */}
+      <title>
+        {`${node.id}${kind ? ` (${kind})` : ''}: ${sub}${node.doc ? `. ${node.doc}` : ''}`}
+      </title>
       {node.multi ? (
         <>
           <rect className="node-stack" x={8} y={8} width={node.width} height={node.height} rx={6} />
           <rect className="node-stack" x={4} y={4} width={node.width} height={node.height} rx={6} />
         </>
       ) : null}
+      <rect
+        className="focus-ring"
+        x={-4}
+        y={-4}
+        width={node.width + 8}
+        height={node.height + 8}
+        rx={9}
+      />
       <rect className="node-box" width={node.width} height={node.height} rx={6} />
       <rect className="node-edge" width={4} height={node.height} rx={2} />
       <g transform="translate(13,11)">

@@ -220,10 +220,10 @@ export function LogView({
           Download
         </a>
       </div>
-      {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard */}
       <div
         className="log-lines"
         ref={scrollRef}
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard
         tabIndex={0}
         role="region"
         aria-label={`${stream} lines`}

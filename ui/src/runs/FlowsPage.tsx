@@ -51,7 +51,14 @@ const LAYOUTS: FlowColumn[][] = [
 /** One run in the status strip: its status as a shape as well as a colour. */
 function StripCell({ status }: { status: string }) {
   return (
-    <svg className={`strip-cell status-${status}`} width="10" height="18" viewBox="0 0 10 18">
+    <svg
+      className={`strip-cell status-${status}`}
+      width="10"
+      height="18"
+      viewBox="0 0 10 18"
+      aria-hidden
+      focusable="false"
+    >
       {status === 'completed' ? <rect width="10" height="18" rx="2" /> : null}
       {status === 'failed' ? (
         <>

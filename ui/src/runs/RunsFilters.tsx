@@ -42,11 +42,11 @@ export function RunsFilters({
   useEffect(() => {
     if (!open) return;
     panel.current?.querySelector<HTMLElement>('input, select, button')?.focus();
-    const escape = (e: KeyboardEvent) => {
+    const onEscape = (e: KeyboardEvent) => {
       if (e.key === 'Escape') close.current();
     };
-    document.addEventListener('keydown', escape);
-    return () => document.removeEventListener('keydown', escape);
+    document.addEventListener('keydown', onEscape);
+    return () => document.removeEventListener('keydown', onEscape);
   }, [open]);
   const [tagText, setTagText] = useState('');
   const [customChosen, setCustom] = useState(false);

@@ -530,11 +530,11 @@ export function TimelineView({
       </div>
       <div className="timeline-body" ref={wrapRef}>
         {/* Focusable, so the rows scroll with the keyboard too (the canvas itself cannot). */}
-        {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard */}
         <div
           className="timeline-scroll"
           ref={scrollRef}
           onScroll={schedule}
+          // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard
           tabIndex={0}
           role="region"
           aria-label="Timeline rows"
