@@ -51,7 +51,7 @@ const COLUMNS: Record<RunColumn, ColumnDef> = {
   run: { min: 124 },
   // Narrow tables show the run id under the flow's name.
   flowRun: { min: 120, track: 'minmax(120px, 1fr)' },
-  user: { min: 80, track: 'minmax(80px, 0.8fr)' },
+  user: { min: 80, track: 'minmax(80px, 0.5fr)' },
   started: { min: 140 },
   startedAgo: { min: 60 },
   finished: { min: 140 },
