@@ -19,7 +19,7 @@ from typing import Any
 from flowscope import cli
 from flowscope.store.writes import RunWriter
 
-KILL_POINTS = ("ensure_run", "write_tasks", "write_steps", "write_run")
+KILL_POINTS = ("claim_run", "write_tasks", "write_steps", "write_run")
 
 
 def main(argv: list[str]) -> int:

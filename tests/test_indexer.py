@@ -57,7 +57,7 @@ def test_deleted_runs_disappear_and_other_sources_are_kept(store: Store, datasto
     with store.run_writer(other.source_id) as writer:
         from flowscope.store.records import RunRecord
 
-        pk = writer.ensure_run("OtherFlow", "1", 1)
+        pk = writer.claim_run("OtherFlow", "1", 1)
         writer.write_run(pk, RunRecord("OtherFlow", "1", "x", "completed", None, 1, 2, [], []))
     victim_flow = next(p for p in sorted(datastore.iterdir()) if (p / "_meta").is_dir())
     victim = next(
@@ -164,3 +164,43 @@ def test_a_killed_indexer_resumes_to_the_same_index(
         assert snapshot(resumed) == expected
     finally:
         resumed.close()
+
+
+def test_a_run_held_by_one_source_is_not_taken_over_by_another(
+    store: Store, datastore: Path, tmp_path: Path
+) -> None:
+    """Two datastores holding a copy of the same run: the first to index it keeps it, the
+    other's copy is skipped (and counted), and is claimed only once the first lets go."""
+    _age(datastore)
+    copy = tmp_path / "copy" / ".metaflow"
+    flow = next(p for p in sorted(datastore.iterdir()) if (p / "_meta").is_dir())
+    run = next(p for p in sorted(flow.iterdir()) if p.name not in ("_meta", "data") and p.is_dir())
+    shutil.copytree(flow / "_meta", copy / flow.name / "_meta")
+    shutil.copytree(run, copy / flow.name / run.name, symlinks=True)
+    _age(copy)
+    first, second = LocalIndexer(store, datastore), LocalIndexer(store, copy)
+    first.index_once()
+    before = snapshot(store)
+    stats = second.index_once()
+    assert (stats.owned_elsewhere, stats.runs_read, stats.errors) == (1, 0, 0)
+    assert snapshot(store) == before
+    assert store.stored_runs(second.source_id) == {}
+
+    shutil.rmtree(run)
+    assert first.index_once().runs_pruned == 1
+    assert second.index_once().runs_read == 1
+    assert set(store.stored_runs(second.source_id)) == {(flow.name, run.name)}
+
+
+def test_runs_record_where_their_data_lives(
+    store: Store, datastore: Path, fixture_root: Path
+) -> None:
+    """As the tasks recorded it when they ran: `datastore` is a copy, so `ds-root` still
+    names the folder the fixtures were run into (local runs are read from where flowscope
+    found them; an S3 run's root says where its data is)."""
+    _age(datastore)
+    LocalIndexer(store, datastore).index_once()
+    for record in datastore.glob("*/*/_meta/_self.json"):
+        ref = store.find_run(record.parent.parent.parent.name, record.parent.parent.name)
+        assert ref is not None
+        assert (ref.ds_type, ref.ds_root) == ("local", str(fixture_root / ".metaflow")), ref

@@ -6,6 +6,7 @@ checks the same rules on real flows and a real /proc.
 
 from __future__ import annotations
 
+from flowscope.ingest.facts import RunFacts, TaskFacts
 from flowscope.ingest.liveness import LocalLiveness, ProcessId, ProcessTable, RuntimeCandidate
 
 NOW = 1_800_000_000_000
@@ -32,23 +33,44 @@ def _look(
     return table
 
 
+def _run(run_id: str = "1", script: str = "flow.py", last_seen_at: int = NOW) -> RunFacts:
+    return RunFacts(
+        flow_id="Flow",
+        run_id=run_id,
+        user="u",
+        created_at=RUN_STARTED,
+        tags=[],
+        system_tags=[],
+        graph={"file": script},
+        last_seen_at=last_seen_at,
+    )
+
+
+def _task(task_id: str, last_seen_at: int) -> TaskFacts:
+    return TaskFacts("step", task_id, RUN_STARTED, [], None, None, last_seen_at)
+
+
 def _alive(liveness: LocalLiveness, run_id: str = "1", script: str = "flow.py") -> bool:
-    return liveness.run_alive(run_id, RUN_STARTED, script, last_activity_at=NOW)
+    return liveness.run_alive(_run(run_id, script), RUN_STARTED)
+
+
+def _task_alive(liveness: LocalLiveness, task_id: str, last_seen_at: int) -> bool:
+    return liveness.task_alive(_run(), _task(task_id, last_seen_at))
 
 
 def test_a_run_with_a_task_process_is_alive() -> None:
     liveness = LocalLiveness()
     liveness.observe(_look(tasks={("1", "3"): RUNTIME}))
     assert _alive(liveness)
-    assert liveness.task_alive("1", "3", last_change_at=NOW - 60_000)
-    assert not liveness.task_alive("1", "4", last_change_at=NOW - 60_000)
+    assert _task_alive(liveness, "3", last_seen_at=NOW - 60_000)
+    assert not _task_alive(liveness, "4", last_seen_at=NOW - 60_000)
 
 
 def test_a_task_whose_files_changed_after_the_look_is_alive_until_the_next_look() -> None:
     liveness = LocalLiveness()
     liveness.observe(_look())
-    assert liveness.task_alive("1", "3", last_change_at=NOW + 5)
-    assert not liveness.task_alive("1", "3", last_change_at=NOW - 1_000)
+    assert _task_alive(liveness, "3", last_seen_at=NOW + 5)
+    assert not _task_alive(liveness, "3", last_seen_at=NOW - 1_000)
 
 
 def test_a_remembered_runtime_decides_its_run_whatever_else_runs() -> None:
@@ -108,6 +130,6 @@ def test_a_run_recorded_after_the_look_is_alive_until_the_next_look() -> None:
 def test_without_proc_only_file_activity_counts_with_a_long_grace() -> None:
     liveness = LocalLiveness()
     liveness.observe(_look(available=False))
-    assert liveness.run_alive("1", RUN_STARTED, "flow.py", last_activity_at=NOW - 60_000)
-    assert not liveness.run_alive("1", RUN_STARTED, "flow.py", last_activity_at=NOW - 3_600_000)
-    assert liveness.task_alive("1", "3", last_change_at=NOW - 60_000)
+    assert liveness.run_alive(_run(last_seen_at=NOW - 60_000), RUN_STARTED)
+    assert not liveness.run_alive(_run(last_seen_at=NOW - 3_600_000), RUN_STARTED)
+    assert _task_alive(liveness, "3", last_seen_at=NOW - 60_000)

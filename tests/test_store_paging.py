@@ -30,7 +30,7 @@ def _fill(store: Store, count: int) -> list[RunRecord]:
                 tags=[f"t{i % 2}", "all"],
                 system_tags=[f"user:user{i % 4}"],
             )
-            pk = writer.ensure_run(record.flow_id, record.run_id, record.started_at)
+            pk = writer.claim_run(record.flow_id, record.run_id, record.started_at)
             writer.write_run(pk, record)
             records.append(record)
     return records

@@ -6,7 +6,7 @@ import errno
 import socket
 import sys
 import threading
-from typing import IO
+from typing import IO, Protocol
 
 import uvicorn
 from rich.console import Console
@@ -17,7 +17,16 @@ from flowscope.api.context import AppContext
 from flowscope.ingest.live import LiveIndexer
 from flowscope.ingest.local_indexer import LocalIndexer, PassStats
 from flowscope.ingest.locate import find_datastore
+from flowscope.ingest.sources import ServiceTaskDetails
+from flowscope.service_mode import follower as service_follower
+from flowscope.service_mode import is_service_database, open_service
 from flowscope.store import Store
+
+
+class Follower(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 5.0) -> None: ...
 
 
 class FirstIndexReport:
@@ -59,8 +68,11 @@ def build(
     db_url: str,
     base_path: str = "/",
     poll: bool = False,
+    index_url: str | None = None,
     report: FirstIndexReport | None = None,
-) -> tuple[AppContext, LiveIndexer | None]:
+) -> tuple[AppContext, Follower | None]:
+    if is_service_database(db_url):
+        return _build_service(db_url, index_url, base_path)
     store = Store(db_url)
     ctx = AppContext(store=store, base_path=base_path)
     datastore = find_datastore(root)
@@ -77,6 +89,17 @@ def build(
         on_first_pass=report.done if report else None,
     )
     return ctx, live
+
+
+def _build_service(
+    db_url: str, index_url: str | None, base_path: str
+) -> tuple[AppContext, Follower]:
+    mode = open_service(db_url, index_url)
+    ctx = AppContext(store=mode.store, base_path=base_path, database=mode.location)
+    ctx.register_details("service", mode.location, ServiceTaskDetails(mode.v3_engine))
+    follow = service_follower(mode, ctx.index.ready)
+    ctx.index.sync = follow.progress
+    return ctx, follow
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -129,7 +152,13 @@ def listen_error(host: str, port: int, exc: OSError) -> str:
 
 
 def serve(
-    root: str | None, db_url: str, host: str, port: int, base_path: str = "/", poll: bool = False
+    root: str | None,
+    db_url: str,
+    host: str,
+    port: int,
+    base_path: str = "/",
+    poll: bool = False,
+    index_url: str | None = None,
 ) -> int:
     try:
         sock = listen(host, port)
@@ -137,10 +166,10 @@ def serve(
         print(listen_error(host, port, exc), file=sys.stderr)
         return 1
     report = FirstIndexReport(sys.stderr)
-    ctx, live = build(root, db_url, base_path, poll, report)
+    ctx, live = build(root, db_url, base_path, poll, index_url, report)
     app = create_app(ctx)
     if live is not None:
-        print(f"flowscope: indexing {live.indexer.root}", file=sys.stderr)
+        print(f"flowscope: indexing {ctx.root or ctx.database}", file=sys.stderr)
     else:
         print("flowscope: no Metaflow datastore here; serving the existing index", file=sys.stderr)
     shown_host = f"[{host}]" if ":" in host else host

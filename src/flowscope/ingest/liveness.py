@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flowscope.ingest.facts import RunFacts, TaskFacts
+
 NO_PROC_GRACE_MS = 15 * 60_000
 # Files and the process table share one clock, but file times are coarse (they lag by up
 # to a kernel tick), so a file change this close before the look counts as after it.
@@ -73,7 +75,8 @@ class ProcessTable:
 
 
 class LocalLiveness:
-    """Decides, for the local indexer, whether a run or a task may still be running.
+    """Decides, for the local indexer, whether a run or a task may still be running
+    (the `ingest.assembler.Liveness` of local runs).
 
     One instance lives as long as the indexer, so runtimes seen as the parents of task
     processes are remembered from one look to the next.
@@ -104,27 +107,22 @@ class LocalLiveness:
                 del self._runtime_of[run_id], self._gone_since[run_id]
         return table
 
-    def task_alive(self, run_id: str, task_id: str, last_change_at: int | None) -> bool:
+    def task_alive(self, run: RunFacts, task: TaskFacts) -> bool:
         table = self.table
         if not table.available:
-            return _within(table.taken_at, last_change_at, NO_PROC_GRACE_MS)
-        return (run_id, task_id) in table.tasks or table.file_changed_since(last_change_at)
+            return _within(table.taken_at, task.last_seen_at, NO_PROC_GRACE_MS)
+        return (run.run_id, task.task_id) in table.tasks or table.file_changed_since(
+            task.last_seen_at
+        )
 
-    def run_alive(
-        self,
-        run_id: str,
-        started_at: int | None,
-        script: str | None,
-        last_activity_at: int | None,
-    ) -> bool:
-        """`started_at`: the run's earliest record; `script`: its flow file's name;
-        `last_activity_at`: its newest file change (used only where /proc is missing)."""
+    def run_alive(self, run: RunFacts, started_at: int | None) -> bool:
+        """`started_at`: the run's earliest record (its own or its first task's)."""
         table = self.table
         if not table.available:
-            return _within(table.taken_at, last_activity_at, NO_PROC_GRACE_MS)
-        if run_id in table.task_parents:
+            return _within(table.taken_at, run.last_seen_at, NO_PROC_GRACE_MS)
+        if run.run_id in table.task_parents:
             return True
-        runtime = self._runtime_of.get(run_id)
+        runtime = self._runtime_of.get(run.run_id)
         if runtime is not None:
             return runtime in table.processes
         if table.recorded_since(started_at):
@@ -133,7 +131,7 @@ class LocalLiveness:
         for parents in table.task_parents.values():
             claimed.update(parents)
         return any(
-            _could_run(candidate, started_at, script)
+            _could_run(candidate, started_at, run.script_name)
             for candidate in table.runtimes
             if candidate.process not in claimed
         )

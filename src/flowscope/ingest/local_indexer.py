@@ -16,53 +16,33 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flowscope.datastore.local import LocalDatastore
+from flowscope.ingest.facts import RunFacts
 from flowscope.ingest.liveness import LocalLiveness
 from flowscope.ingest.local_reader import (
     META,
     PARAMETERS_STEP,
-    TaskSnapshot,
+    is_racy,
     mtime_ns,
-    read_origin_run_id,
     read_run_extras,
     read_run_header,
+    read_run_origins,
     read_task,
     task_fingerprint,
 )
-from flowscope.status import (
-    Reason,
-    Status,
-    Verdict,
-    decide_attempt,
-    decide_run,
-    decide_task,
-    is_caught,
-    rollup,
-)
+from flowscope.ingest.sync import Outcome, TaskChanges, ingest_run
 from flowscope.store import Store
-from flowscope.store.records import (
-    AttemptRecord,
-    RunRecord,
-    RunSummary,
-    StepRecord,
-    StoredRun,
-    TaskRecord,
-)
+from flowscope.store.records import StoredRun, StoredTask
 
 log = logging.getLogger(__name__)
 
 SOURCE_KIND = "local"
 NOT_FLOWS = frozenset({"mf.cards", "mflog", "data"})
-# A directory changed this recently may change again within the same mtime tick, so its
-# fingerprint is not trusted yet: the next pass reads it again.
-RACY_NS = 2_000_000_000
-# A finished run is sealed (checked cheaply) once nothing moved in it for this long.
-SEAL_AFTER_MS = 60_000
 SMALL_VALUE_CACHE = 4096
 
 ProgressCallback = Callable[[int, int], None]
@@ -74,6 +54,8 @@ class PassStats:
     runs_read: int = 0
     runs_pruned: int = 0
     tasks_read: int = 0
+    # Runs skipped because another source already holds the same pathspec.
+    owned_elsewhere: int = 0
     errors: int = 0
     seconds: float = 0.0
     changed_flows: set[str] = field(default_factory=set)
@@ -86,6 +68,7 @@ class LocalIndexer:
         self.datastore = LocalDatastore(root)
         self.source_id = store.source_id(SOURCE_KIND, str(root))
         self.liveness = LocalLiveness()
+        self._warned_owned: set[tuple[str, str]] = set()
         # Artifacts are content-addressed, so `_success`/`_task_ok` of every task share a
         # handful of shas: decode each once.
         self._values: dict[tuple[str, str], Any] = {}
@@ -185,149 +168,76 @@ class LocalIndexer:
         extras = None
         if stored is None or not stored.has_graph:
             extras = read_run_extras(run_dir, flow_id, self._load_value)
-        origin_run_id = read_origin_run_id(run_dir)
-        now_ms = int(time.time() * 1000)
-
-        with self.store.run_writer(self.source_id) as writer:
-            run_pk = writer.ensure_run(flow_id, header.run_id, header.started_at)
-            known_tasks = writer.stored_tasks(run_pk)
-            changed: list[TaskRecord] = []
-            seen: set[tuple[str, str]] = set()
-            last_activity = (mtime_ns(run_dir / META / "_self.json") or 0) // 1_000_000
-            for step_dir in _subdirs(run_dir):
-                if step_dir.name in (META, PARAMETERS_STEP):
-                    continue
-                last_activity = max(last_activity, (mtime_ns(step_dir) or 0) // 1_000_000)
-                for task_dir in _subdirs(step_dir):
-                    if task_dir.name == META:
-                        continue
-                    key = (step_dir.name, task_dir.name)
-                    seen.add(key)
-                    known = known_tasks.get(key)
-                    if (
-                        known is not None
-                        and known.status in ("completed", "failed")
-                        and known.fingerprint is not None
-                        and known.fingerprint == task_fingerprint(task_dir)
-                    ):
-                        continue
-                    snapshot = read_task(task_dir, step_dir.name, flow_id, self._load_value)
-                    if snapshot is None:
-                        continue
-                    stats.tasks_read += 1
-                    last_activity = max(last_activity, snapshot.last_change_at)
-                    changed.append(self._decide_task(snapshot, header.run_id))
-            removed = [task.pk for key, task in known_tasks.items() if key not in seen]
-            writer.write_tasks(run_pk, changed, known_tasks)
-            writer.delete_tasks(removed)
-
-            summary = writer.summarize(run_pk)
-            graph = extras.graph if extras else None
-            graph = graph if graph is not None else self._stored_graph(flow_id, header.run_id)
-            end_step = str(graph.get("end_step", "end")) if graph else "end"
-            end = writer.end_task(run_pk, end_step)
-            script = graph.get("file") if graph else None
-            alive = self.liveness.run_alive(
-                header.run_id,
-                _earliest(header.started_at, summary.first_started_at),
-                script if isinstance(script, str) else None,
-                last_activity,
-            )
-            any_running = any(s.counts.get("running", 0) for s in summary.steps.values())
-            verdict = decide_run(
-                Verdict(
-                    Status(end.status), Reason(end.status_reason) if end.status_reason else None
+        origins = read_run_origins(run_dir)
+        run = RunFacts(
+            flow_id=flow_id,
+            run_id=header.run_id,
+            user=header.user,
+            created_at=header.started_at,
+            tags=header.tags,
+            system_tags=header.system_tags,
+            graph=extras.graph if extras else None,
+            parameters=extras.parameters if extras else None,
+            origin_run_id=origins.origin_run_id,
+            ds_type=origins.ds_type,
+            ds_root=origins.ds_root,
+            last_seen_at=(mtime_ns(run_dir / META / "_self.json") or 0) // 1_000_000 or None,
+            fingerprint=quick,
+        )
+        written = ingest_run(
+            self.store,
+            self.source_id,
+            run,
+            lambda known: self._read_tasks(run_dir, flow_id, known),
+            self.liveness,
+            int(time.time() * 1000),
+        )
+        if written.outcome is Outcome.OWNED_ELSEWHERE:
+            stats.owned_elsewhere += 1
+            if (flow_id, header.run_id) not in self._warned_owned:
+                self._warned_owned.add((flow_id, header.run_id))
+                log.warning(
+                    "%s/%s is already indexed from another source; this copy in %s is skipped",
+                    flow_id,
+                    header.run_id,
+                    run_dir,
                 )
-                if end is not None
-                else None,
-                any_running,
-                summary.failure_reasons,
-                alive,
-            )
-            run_over = verdict.status is not Status.RUNNING
-            writer.write_steps(run_pk, _steps(graph, summary, run_over))
-            finished_at = None
-            if run_over:
-                finished_at = (
-                    end.finished_at
-                    if end is not None and end.finished_at is not None
-                    else summary.last_finished_at or last_activity or None
-                )
-            sealed = run_over and not alive and now_ms - last_activity > SEAL_AFTER_MS
-            tags, system_tags = header.tags, header.system_tags
-            record = RunRecord(
-                flow_id=flow_id,
-                run_id=header.run_id,
-                user=header.user,
-                status=verdict.status.value,
-                status_reason=verdict.reason.value if verdict.reason else None,
-                started_at=header.started_at,
-                finished_at=finished_at,
-                tags=[t for t in tags if t not in system_tags],
-                system_tags=system_tags,
-                project=_tag_value(system_tags, "project:"),
-                branch=_tag_value(system_tags, "project_branch:"),
-                parameters=extras.parameters if extras else None,
-                graph=graph if extras else None,
-                origin_run_id=origin_run_id,
-                first_failure_step=summary.first_failure[0] if summary.first_failure else None,
-                first_failure_task=summary.first_failure[1] if summary.first_failure else None,
-                task_count=summary.task_count,
-                last_activity_at=last_activity or None,
-                fingerprint=quick,
-                sealed=sealed,
-            )
-            writer.write_run(run_pk, record)
+            return False
+        stats.tasks_read += written.tasks_read
         return True
 
-    def _decide_task(self, snapshot: TaskSnapshot, run_id: str) -> TaskRecord:
-        alive = self.liveness.task_alive(run_id, snapshot.task_id, snapshot.last_change_at)
-        facts = snapshot.attempts
-        verdicts = [
-            decide_attempt(f, superseded=i < len(facts) - 1, alive=alive)
-            for i, f in enumerate(facts)
-        ]
-        task = decide_task(verdicts, snapshot.succeeded)
-        attempts = []
-        for i, (f, v) in enumerate(zip(facts, verdicts, strict=True)):
-            finished = f.finished_at
-            if finished is None and v.status is Status.FAILED:
-                # A dead attempt never recorded its end: it ended when the next began,
-                # or at its last sign of life.
-                finished = (
-                    facts[i + 1].started_at if i + 1 < len(facts) else snapshot.last_change_at
-                )
-            attempts.append(
-                AttemptRecord(
-                    attempt=f.attempt,
-                    status=v.status.value,
-                    status_reason=v.reason.value if v.reason else None,
-                    started_at=f.started_at,
-                    finished_at=finished,
-                )
-            )
-        over = task.status in (Status.COMPLETED, Status.FAILED)
-        fingerprint: str | None = snapshot.fingerprint
-        if _is_racy(fingerprint):
-            fingerprint = None
-        return TaskRecord(
-            step_name=snapshot.step_name,
-            task_id=snapshot.task_id,
-            status=task.status.value,
-            status_reason=task.reason.value if task.reason else None,
-            caught=is_caught(verdicts[-1] if verdicts else None, snapshot.succeeded),
-            attempt=facts[-1].attempt if facts else 0,
-            # As the client's Task.created_at: when the runtime registered the task.
-            started_at=snapshot.created_at or (attempts[0].started_at if attempts else None),
-            finished_at=attempts[-1].finished_at if attempts and over else None,
-            foreach_label=snapshot.foreach_label,
-            fingerprint=fingerprint,
-            attempts=attempts,
-        )
-
-    def _stored_graph(self, flow_id: str, run_id: str) -> dict[str, Any] | None:
-        ref = self.store.find_run(flow_id, run_id)
-        return ref.graph if ref is not None else None
+    def _read_tasks(
+        self, run_dir: Path, flow_id: str, known: Mapping[tuple[str, str], StoredTask]
+    ) -> TaskChanges:
+        """The tasks whose folders changed since the store read them (or that may still
+        change: not finished, or read within the same mtime tick)."""
+        present: set[tuple[str, str]] = set()
+        changes = TaskChanges(present=present)
+        last_seen = 0
+        for step_dir in _subdirs(run_dir):
+            if step_dir.name in (META, PARAMETERS_STEP):
+                continue
+            last_seen = max(last_seen, (mtime_ns(step_dir) or 0) // 1_000_000)
+            for task_dir in _subdirs(step_dir):
+                if task_dir.name == META:
+                    continue
+                key = (step_dir.name, task_dir.name)
+                present.add(key)
+                stored = known.get(key)
+                if (
+                    stored is not None
+                    and stored.status in ("completed", "failed")
+                    and stored.fingerprint is not None
+                    and stored.fingerprint == task_fingerprint(task_dir)
+                ):
+                    continue
+                task = read_task(task_dir, step_dir.name, flow_id, self._load_value)
+                if task is None:
+                    continue
+                last_seen = max(last_seen, task.last_seen_at or 0)
+                changes.changed.append(task)
+        changes.last_seen_at = last_seen or None
+        return changes
 
     def _load_value(self, flow_id: str, sha: str) -> Any:
         key = (flow_id, sha)
@@ -342,65 +252,11 @@ class LocalIndexer:
         return value
 
 
-def _steps(graph: dict[str, Any] | None, summary: RunSummary, run_over: bool) -> list[StepRecord]:
-    graph_steps: dict[str, Any] = (graph or {}).get("steps") or {}
-    order = _graph_order(graph) if graph else []
-    names = order + sorted(n for n in summary.steps if n not in order)
-    records = []
-    for position, name in enumerate(names):
-        step = summary.steps.get(name)
-        counts = step.counts if step else {}
-        present = [status for status, n in counts.items() if n]
-        status = rollup(present, run_over)
-        info = graph_steps.get(name) or {}
-        records.append(
-            StepRecord(
-                step_name=name,
-                position=position,
-                type=info.get("type") if isinstance(info, dict) else None,
-                status=status.value,
-                started_at=step.started_at if step else None,
-                finished_at=step.finished_at
-                if step and status in (Status.COMPLETED, Status.FAILED)
-                else None,
-                pending=counts.get("pending", 0),
-                running=counts.get("running", 0),
-                completed=counts.get("completed", 0),
-                failed=counts.get("failed", 0),
-            )
-        )
-    return records
-
-
-def _graph_order(graph: dict[str, Any]) -> list[str]:
-    """Steps in the order a reader follows the flow: breadth-first from the start step."""
-    steps: dict[str, Any] = graph.get("steps") or {}
-    start = graph.get("start_step") or "start"
-    order: list[str] = []
-    queue = [start] if start in steps else []
-    while queue:
-        name = queue.pop(0)
-        if name in order:
-            continue
-        order.append(name)
-        nxt = steps.get(name, {}).get("next") or []
-        queue.extend(n for n in nxt if n in steps and n not in order)
-    order.extend(sorted(n for n in steps if n not in order))
-    return order
-
-
 def _quick_fingerprint(run_dir: Path) -> str | None:
     parts = [mtime_ns(run_dir), mtime_ns(run_dir / META / "_self.json")]
     parts.extend(mtime_ns(step) for step in _subdirs(run_dir))
     fingerprint = ":".join(str(p) for p in parts)
-    return None if _is_racy(fingerprint) else fingerprint
-
-
-def _is_racy(fingerprint: str | None) -> bool:
-    if fingerprint is None:
-        return True
-    now = time.time_ns()
-    return any(p.isdigit() and now - int(p) < RACY_NS for p in fingerprint.split(":"))
+    return None if is_racy(fingerprint) else fingerprint
 
 
 def _subdirs(path: Path) -> list[Path]:
@@ -409,18 +265,6 @@ def _subdirs(path: Path) -> list[Path]:
             return sorted(Path(e.path) for e in it if e.is_dir(follow_symlinks=False))
     except OSError:
         return []
-
-
-def _earliest(*times: int | None) -> int | None:
-    known = [t for t in times if t is not None]
-    return min(known) if known else None
-
-
-def _tag_value(tags: list[str], prefix: str) -> str | None:
-    for tag in tags:
-        if tag.startswith(prefix):
-            return tag[len(prefix) :]
-    return None
 
 
 __all__ = ["LocalIndexer", "PassStats"]

@@ -2,7 +2,8 @@
 
 Only the few files that decide status and timing are opened (file names already say
 which metadata field and time they hold); the full metadata of a task is read on demand
-by `read_task_metadata`. Nothing here decides a status: that is `flowscope.status`.
+by `local_metadata.read_task_metadata`. Nothing here decides a status: that is
+`flowscope.status`, through `ingest.assembler`.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowscope.ingest.facts import AttemptFacts, TaskFacts
 from flowscope.local_files import attempt_of, mtime_ns, read_json, scandir, to_int
-from flowscope.status import AttemptFacts
 
 log = logging.getLogger(__name__)
 
@@ -27,21 +29,10 @@ SYSMETA = re.compile(r"^sysmeta_(?P<field>.+)_(?P<ts>\d+)\.json$")
 STATUS_FIELDS = frozenset(
     {"attempt", "attempt-done", "attempt_ok", "foreach-stack", "foreach-execution-path"}
 )
+RACY_NS = 2_000_000_000
 ATTEMPT_FILE = re.compile(r"^(?P<n>\d+)\.(?P<kind>attempt\.json|runtime|DONE\.lock|data\.json)$")
 
 ValueLoader = Callable[[str, str], Any]  # (flow_id, sha) -> unpickled value (safely)
-
-
-@dataclass
-class TaskSnapshot:
-    step_name: str
-    task_id: str
-    fingerprint: str
-    created_at: int | None
-    last_change_at: int
-    attempts: list[AttemptFacts]
-    succeeded: bool | None  # the latest finished attempt's `_success` artifact
-    foreach_label: str | None
 
 
 @dataclass
@@ -76,6 +67,15 @@ def read_run_header(run_dir: Path, flow_id: str) -> RunHeader | None:
     )
 
 
+def is_racy(fingerprint: str | None) -> bool:
+    """A folder changed this recently may change again within the same mtime tick, so a
+    fingerprint made of its mtime is not trusted yet: the next pass reads it again."""
+    if fingerprint is None:
+        return True
+    now = time.time_ns()
+    return any(p.isdigit() and now - int(p) < RACY_NS for p in fingerprint.split(":"))
+
+
 def task_fingerprint(task_dir: Path) -> str | None:
     own = mtime_ns(task_dir)
     meta = mtime_ns(task_dir / META)
@@ -86,7 +86,7 @@ def task_fingerprint(task_dir: Path) -> str | None:
 
 def read_task(
     task_dir: Path, step_name: str, flow_id: str, load_value: ValueLoader
-) -> TaskSnapshot | None:
+) -> TaskFacts | None:
     fingerprint = task_fingerprint(task_dir)
     if fingerprint is None:
         return None
@@ -177,15 +177,15 @@ def read_task(
         latest_index = _objects(data_files.get(attempts[-1].attempt))
         succeeded = _as_bool(_load(load_value, flow_id, latest_index.get("_success")))
 
-    return TaskSnapshot(
+    return TaskFacts(
         step_name=step_name,
         task_id=task_dir.name,
-        fingerprint=fingerprint,
         created_at=created_at,
-        last_change_at=last_change,
         attempts=attempts,
         succeeded=succeeded,
         foreach_label=foreach_label(foreach_stack, foreach_path),
+        last_seen_at=last_change,
+        fingerprint=None if is_racy(fingerprint) else fingerprint,
     )
 
 
@@ -215,24 +215,44 @@ def read_run_extras(run_dir: Path, flow_id: str, load_value: ValueLoader) -> Run
             if isinstance(name, str) and name in objects:
                 value = _load(load_value, flow_id, objects[name], missing=_UNREADABLE)
                 extras.parameters[name] = (
-                    "<not previewable>" if value is _UNREADABLE else _short_repr(value)
+                    "<not previewable>" if value is _UNREADABLE else short_repr(value)
                 )
     return extras
 
 
-def read_origin_run_id(run_dir: Path) -> str | None:
-    """`origin-run-id` as `resume` records it on the run's tasks."""
-    for step_dir in scandir(run_dir):
+@dataclass(frozen=True)
+class RunOrigins:
+    """What every task of a run records about where it came from and where its data is."""
+
+    origin_run_id: str | None = None  # `resume` sets it
+    ds_type: str | None = None
+    ds_root: str | None = None
+
+
+_ORIGIN_FIELDS = {"origin-run-id": "origin_run_id", "ds-type": "ds_type", "ds-root": "ds_root"}
+
+
+def read_run_origins(run_dir: Path) -> RunOrigins:
+    """`origin-run-id`, `ds-type` and `ds-root` from the first task that has any."""
+    for step_dir in sorted(scandir(run_dir), key=lambda e: e.name):
         if step_dir.name in (META, PARAMETERS_STEP) or not step_dir.is_dir():
             continue
         for task_dir in scandir(Path(step_dir.path)):
+            if task_dir.name == META or not task_dir.is_dir():
+                continue
+            found: dict[str, str | None] = {}
             for entry in scandir(Path(task_dir.path) / META):
-                if entry.name.startswith("sysmeta_origin-run-id_"):
-                    record = read_json(Path(entry.path))
-                    value = record.get("value") if isinstance(record, dict) else None
-                    return str(value) if value not in (None, "None", "") else None
-            return None
-    return None
+                match = SYSMETA.match(entry.name)
+                if match is None or match["field"] not in _ORIGIN_FIELDS:
+                    continue
+                record = read_json(Path(entry.path))
+                value = record.get("value") if isinstance(record, dict) else None
+                found[_ORIGIN_FIELDS[match["field"]]] = (
+                    str(value) if value not in (None, "None", "") else None
+                )
+            if found:
+                return RunOrigins(**found)
+    return RunOrigins()
 
 
 _UNREADABLE = object()
@@ -267,6 +287,6 @@ def _as_bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def _short_repr(value: Any, limit: int = 500) -> str:
+def short_repr(value: Any, limit: int = 500) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowscope.store import schema as s
+from flowscope.store.items import attempt_item, run_item, step_item, task_item
 from flowscope.store.paging import SortKey, decode_cursor, encode_cursor, fetch_page
 
 RUN_ORDERS = {
@@ -89,47 +90,8 @@ class RunRef:
     source_kind: str
     source_location: str
     graph: dict[str, Any] | None
-
-
-def run_item(row: dict[str, Any]) -> dict[str, Any]:
-    first_failure = None
-    if row["first_failure_step"] is not None:
-        first_failure = {
-            "step_name": row["first_failure_step"],
-            "task_id": row["first_failure_task"],
-        }
-    return {
-        "flow_id": row["flow_id"],
-        "run_id": row["run_id"],
-        "user": row["user"],
-        "status": row["status"],
-        "status_reason": row["status_reason"],
-        "started_at": row["started_at"],
-        "finished_at": row["finished_at"],
-        "duration_ms": row["duration_ms"],
-        "tags": orjson.loads(row["tags"]),
-        "system_tags": orjson.loads(row["system_tags"]),
-        "project": row["project"],
-        "branch": row["branch"],
-        "first_failure": first_failure,
-    }
-
-
-def task_item(row: Any, flow_id: str, run_id: str) -> dict[str, Any]:
-    return {
-        "flow_id": flow_id,
-        "run_id": run_id,
-        "step_name": row["step_name"],
-        "task_id": row["task_id"],
-        "status": row["status"],
-        "status_reason": row["status_reason"],
-        "caught": bool(row["caught"]),
-        "attempt": row["attempt"],
-        "started_at": row["started_at"],
-        "finished_at": row["finished_at"],
-        "duration_ms": row["duration_ms"],
-        "foreach_label": row["foreach_label"],
-    }
+    ds_type: str | None = None  # "local", "s3", ...: where logs, artifacts and cards live
+    ds_root: str | None = None
 
 
 def list_runs(
@@ -224,7 +186,16 @@ def list_flows(
 
 def find_run(conn: Connection, flow_id: str, run_id: str) -> RunRef | None:
     row = conn.execute(
-        sa.select(r.c.pk, r.c.flow_id, r.c.run_id, r.c.graph, src.c.kind, src.c.location)
+        sa.select(
+            r.c.pk,
+            r.c.flow_id,
+            r.c.run_id,
+            r.c.graph,
+            r.c.ds_type,
+            r.c.ds_root,
+            src.c.kind,
+            src.c.location,
+        )
         .join(src, src.c.id == r.c.source_id)
         .where(r.c.flow_id == flow_id, r.c.run_id == run_id)
     ).first()
@@ -237,6 +208,8 @@ def find_run(conn: Connection, flow_id: str, run_id: str) -> RunRef | None:
         source_kind=row.kind,
         source_location=row.location,
         graph=orjson.loads(row.graph) if row.graph else None,
+        ds_type=row.ds_type,
+        ds_root=row.ds_root,
     )
 
 
@@ -262,22 +235,7 @@ def list_steps(conn: Connection, run_pk: int) -> list[dict[str, Any]]:
     rows = conn.execute(
         sa.select(st).where(st.c.run_pk == run_pk).order_by(st.c.position, st.c.step_name)
     )
-    return [
-        {
-            "step_name": row.step_name,
-            "type": row.type,
-            "status": row.status,
-            "started_at": row.started_at,
-            "finished_at": row.finished_at,
-            "task_counts": {
-                "pending": row.pending,
-                "running": row.running,
-                "completed": row.completed,
-                "failed": row.failed,
-            },
-        }
-        for row in rows
-    ]
+    return [step_item(row._mapping) for row in rows]
 
 
 def step_exists(conn: Connection, run_pk: int, step_name: str) -> bool:
@@ -320,13 +278,7 @@ def get_task(conn: Connection, ref: RunRef, step_name: str, task_id: str) -> dic
         return None
     item = task_item(row._mapping, ref.flow_id, ref.run_id)
     item["attempts"] = [
-        {
-            "attempt": at.attempt,
-            "status": at.status,
-            "status_reason": at.status_reason,
-            "started_at": at.started_at,
-            "finished_at": at.finished_at,
-        }
+        attempt_item(at._mapping)
         for at in conn.execute(sa.select(a).where(a.c.task_pk == row.pk).order_by(a.c.attempt))
     ]
     return item

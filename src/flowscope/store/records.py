@@ -75,6 +75,8 @@ class RunRecord:
     parameters: dict[str, str] | None = None
     graph: dict[str, Any] | None = None
     origin_run_id: str | None = None
+    ds_type: str | None = None
+    ds_root: str | None = None
     first_failure_step: str | None = None
     first_failure_task: str | None = None
     task_count: int = 0
@@ -115,6 +117,7 @@ class StepSummary:
     counts: dict[str, int]
     started_at: int | None
     finished_at: int | None
+    failure_reasons: set[str] = field(default_factory=set)
 
 
 @dataclass

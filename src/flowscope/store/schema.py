@@ -66,6 +66,10 @@ runs = Table(
     Column("parameters", Text, nullable=True),  # JSON object name -> repr string
     Column("graph", Text, nullable=True),  # JSON of the flow graph (from _graph_info)
     Column("origin_run_id", String(255), nullable=True),
+    # Where the run's logs, artifacts and cards live (`ds-type`/`ds-root` metadata):
+    # "local" and a folder, or "s3" and an s3:// URL.
+    Column("ds_type", String(32), nullable=True),
+    Column("ds_root", Text, nullable=True),
     Column("first_failure_step", String(255), nullable=True),
     Column("first_failure_task", String(255), nullable=True),
     Column("task_count", Integer, nullable=False, default=0),

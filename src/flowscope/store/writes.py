@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowscope.store import schema as s
+from flowscope.store.items import attempt_record_item, run_record_item, step_item, task_record_item
 from flowscope.store.records import (
     RunRecord,
     RunSummary,
@@ -25,8 +26,6 @@ from flowscope.store.records import (
     StoredTask,
     TaskRecord,
 )
-
-TERMINAL = ("completed", "failed")
 
 
 def _json(value: Any) -> str:
@@ -50,22 +49,6 @@ class RunWriter:
     ) -> None:
         self.events.append((kind, step, task, data))
 
-    def _task_item(self, task: TaskRecord) -> dict[str, Any]:
-        return {
-            "flow_id": self.flow_id,
-            "run_id": self.run_id,
-            "step_name": task.step_name,
-            "task_id": task.task_id,
-            "status": task.status,
-            "status_reason": task.status_reason,
-            "caught": task.caught,
-            "attempt": task.attempt,
-            "started_at": task.started_at,
-            "finished_at": task.finished_at,
-            "duration_ms": task.duration_ms,
-            "foreach_label": task.foreach_label,
-        }
-
     def stored_tasks(self, run_pk: int) -> dict[tuple[str, str], StoredTask]:
         t = s.tasks
         rows = self.conn.execute(
@@ -75,15 +58,21 @@ class RunWriter:
         )
         return {(r.step_name, r.task_id): StoredTask(r.pk, r.fingerprint, r.status) for r in rows}
 
-    def ensure_run(self, flow_id: str, run_id: str, started_at: int | None) -> int:
-        """The run's primary key, inserting a placeholder row the first time."""
+    def claim_run(self, flow_id: str, run_id: str, started_at: int | None) -> int | None:
+        """The run's primary key, inserting a placeholder row the first time.
+
+        A pathspec names one run in flowscope, as in Metaflow. When another source already
+        holds a run with this pathspec (two datastores holding a copy of the same run), it
+        keeps it and this returns None: runs never move between sources silently. Once
+        the holder prunes it (its copy was deleted), the next pass of this source claims it.
+        """
         r = s.runs
         self.flow_id, self.run_id = flow_id, run_id
-        pk = self.conn.execute(
-            sa.select(r.c.pk).where(r.c.flow_id == flow_id, r.c.run_id == run_id)
-        ).scalar()
-        if pk is not None:
-            return int(pk)
+        found = self.conn.execute(
+            sa.select(r.c.pk, r.c.source_id).where(r.c.flow_id == flow_id, r.c.run_id == run_id)
+        ).first()
+        if found is not None:
+            return int(found.pk) if found.source_id == self.source_id else None
         self.created = True
         self._emit("run_created", {})  # filled in by write_run, once the run is known
         # The flow's run count moves in the same transaction as the run itself, so an
@@ -108,6 +97,10 @@ class RunWriter:
             )
         )
         return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def stored_graph(self, run_pk: int) -> dict[str, Any] | None:
+        graph = self.conn.execute(sa.select(s.runs.c.graph).where(s.runs.c.pk == run_pk)).scalar()
+        return orjson.loads(graph) if graph else None
 
     def write_tasks(
         self,
@@ -148,7 +141,7 @@ class RunWriter:
                 old_attempts.setdefault(old.task_pk, {})[old.attempt] = old.status
         for task in changed:
             known = stored.get((task.step_name, task.task_id))
-            item = self._task_item(task)
+            item = task_record_item(task, self.flow_id, self.run_id)
             if known is None:
                 self._emit("task_created", item, task.step_name, task.task_id)
             elif known.status != task.status:
@@ -163,7 +156,7 @@ class RunWriter:
                             "run_id": self.run_id,
                             "step_name": task.step_name,
                             "task_id": task.task_id,
-                            **vars(attempt),
+                            **attempt_record_item(attempt),
                         },
                         task.step_name,
                         task.task_id,
@@ -228,7 +221,11 @@ class RunWriter:
             summary = steps.setdefault(
                 step_name,
                 StepSummary(
-                    step_name, {"pending": 0, "running": 0, "completed": 0, "failed": 0}, None, None
+                    step_name,
+                    {"pending": 0, "running": 0, "completed": 0, "failed": 0},
+                    None,
+                    None,
+                    set(),
                 ),
             )
             summary.counts[status] = summary.counts.get(status, 0) + int(count)
@@ -243,6 +240,7 @@ class RunWriter:
                 last_finished = finished if last_finished is None else max(last_finished, finished)
             if status == "failed" and reason:
                 reasons.add(reason)
+                summary.failure_reasons.add(reason)
             total += int(count)
         first = self.conn.execute(
             sa.select(t.c.step_name, t.c.task_id)
@@ -256,26 +254,6 @@ class RunWriter:
             failure_reasons=reasons,
             first_failure=(first.step_name, first.task_id) if first else None,
             last_finished_at=last_finished,
-        )
-
-    def end_task(self, run_pk: int, end_step: str) -> TaskRecord | None:
-        t = s.tasks
-        row = self.conn.execute(
-            sa.select(t).where(t.c.run_pk == run_pk, t.c.step_name == end_step).limit(1)
-        ).first()
-        if row is None:
-            return None
-        return TaskRecord(
-            step_name=row.step_name,
-            task_id=row.task_id,
-            status=row.status,
-            status_reason=row.status_reason,
-            caught=row.caught,
-            attempt=row.attempt,
-            started_at=row.started_at,
-            finished_at=row.finished_at,
-            foreach_label=row.foreach_label,
-            fingerprint=row.fingerprint,
         )
 
     def write_steps(self, run_pk: int, steps: Sequence[StepRecord]) -> None:
@@ -298,21 +276,7 @@ class RunWriter:
             if before.get(step.step_name) != now:
                 self._emit(
                     "step_status",
-                    {
-                        "flow_id": self.flow_id,
-                        "run_id": self.run_id,
-                        "step_name": step.step_name,
-                        "type": step.type,
-                        "status": step.status,
-                        "started_at": step.started_at,
-                        "finished_at": step.finished_at,
-                        "task_counts": {
-                            "pending": step.pending,
-                            "running": step.running,
-                            "completed": step.completed,
-                            "failed": step.failed,
-                        },
-                    },
+                    {"flow_id": self.flow_id, "run_id": self.run_id, **step_item(vars(step))},
                     step.step_name,
                 )
         self.conn.execute(sa.delete(s.steps).where(s.steps.c.run_pk == run_pk))
@@ -336,6 +300,8 @@ class RunWriter:
             "project": run.project,
             "branch": run.branch,
             "origin_run_id": run.origin_run_id,
+            "ds_type": run.ds_type,
+            "ds_root": run.ds_root,
             "first_failure_step": run.first_failure_step,
             "first_failure_task": run.first_failure_task,
             "task_count": run.task_count,
@@ -363,7 +329,7 @@ class RunWriter:
             )
             .values(last_run_pk=run_pk, last_started_at=run.started_at)
         )
-        item = run_event_item(run)
+        item = run_record_item(run)
         if self.created:
             self.events = [
                 (kind, step, task, item if kind == "run_created" else data)
@@ -419,33 +385,6 @@ class RunWriter:
                 ],
             )
 
-    def touch_run(self, run_pk: int, fingerprint: str | None) -> None:
-        self.conn.execute(
-            sa.update(s.runs).where(s.runs.c.pk == run_pk).values(fingerprint=fingerprint)
-        )
-
-
-def run_event_item(run: RunRecord) -> dict[str, Any]:
-    """A run as the API's Run item, so a subscriber can update its lists in place."""
-    first_failure = None
-    if run.first_failure_step is not None:
-        first_failure = {"step_name": run.first_failure_step, "task_id": run.first_failure_task}
-    return {
-        "flow_id": run.flow_id,
-        "run_id": run.run_id,
-        "user": run.user,
-        "status": run.status,
-        "status_reason": run.status_reason,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "duration_ms": run.duration_ms,
-        "tags": run.tags,
-        "system_tags": run.system_tags,
-        "project": run.project,
-        "branch": run.branch,
-        "first_failure": first_failure,
-    }
-
 
 def stored_runs(conn: Connection, source_id: int) -> dict[tuple[str, str], StoredRun]:
     r = s.runs
@@ -466,6 +405,31 @@ def stored_runs(conn: Connection, source_id: int) -> dict[tuple[str, str], Store
         )
         for row in rows
     }
+
+
+def run_tags(
+    conn: Connection, source_id: int, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
+    r = s.runs
+    found: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+    by_flow: dict[str, list[str]] = {}
+    for flow_id, run_id in keys:
+        by_flow.setdefault(flow_id, []).append(run_id)
+    for flow_id, run_ids in by_flow.items():
+        for i in range(0, len(run_ids), 500):
+            rows = conn.execute(
+                sa.select(r.c.flow_id, r.c.run_id, r.c.tags, r.c.system_tags).where(
+                    r.c.source_id == source_id,
+                    r.c.flow_id == flow_id,
+                    r.c.run_id.in_(run_ids[i : i + 500]),
+                )
+            )
+            for row in rows:
+                found[(row.flow_id, row.run_id)] = (
+                    sorted(orjson.loads(row.tags)),
+                    sorted(orjson.loads(row.system_tags)),
+                )
+    return found
 
 
 def delete_runs(conn: Connection, pks: Sequence[int]) -> None:

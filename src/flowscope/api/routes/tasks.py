@@ -10,7 +10,7 @@ from flowscope.api.deps import Ctx, Run, TaskRow
 from flowscope.api.models import TaskDetail, TaskPage
 from flowscope.api.responses import FastJSON, page
 from flowscope.datastore.exceptions import find_exception
-from flowscope.datastore.task_metadata import read_task_metadata
+from flowscope.pathspec import Pathspec
 
 router = APIRouter(tags=["tasks"])
 
@@ -49,10 +49,12 @@ def get_task(ctx: Ctx, ref: Run, task: TaskRow) -> FastJSON:
     detail: dict[str, Any] = dict(task)
     detail["metadata"] = []
     detail["exception"] = None
+    details = ctx.details_for(ref)
+    if details is not None:
+        pathspec = Pathspec(ref.flow_id, ref.run_id, task["step_name"], task["task_id"])
+        detail["metadata"] = [vars(m) for m in details.task_metadata(pathspec)]
     datastore = ctx.datastore_for(ref)
     if datastore is not None:
-        path = datastore.task_path(ref.flow_id, ref.run_id, task["step_name"], task["task_id"])
-        detail["metadata"] = [vars(m) for m in read_task_metadata(path)]
         detail["exception"] = _exception(datastore, ref.flow_id, ref.run_id, task)
     return FastJSON(detail)
 

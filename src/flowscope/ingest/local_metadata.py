@@ -1,21 +1,14 @@
-"""Every metadata entry of a local task, read on demand (the index keeps only statuses)."""
+"""Every metadata entry of a local task, read on demand (the index keeps only statuses).
+
+The local source's answer to `ingest.sources.TaskDetails.task_metadata`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from flowscope.ingest.local_reader import META, SYSMETA
+from flowscope.ingest.sources import MetadataEntry
 from flowscope.local_files import attempt_of, json_text, read_json, scandir, to_int
-
-
-@dataclass
-class MetadataEntry:
-    field_name: str
-    value: str | None
-    type: str | None
-    attempt: int | None
-    ts_epoch: int | None
 
 
 def read_task_metadata(task_dir: Path) -> list[MetadataEntry]:
