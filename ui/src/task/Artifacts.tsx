@@ -40,8 +40,8 @@ function Preview({ a }: { a: ArtifactDetail }) {
     return (
       <div className="artifact-table-wrap">
         <div className="muted">
-          {formatCount(t.rows.length)} of {formatCount(t.total_rows)} rows · {t.columns.length}{' '}
-          columns
+          {formatCount(t.rows.length)} of {plural(t.total_rows, 'row')} ·{' '}
+          {plural(t.columns.length, 'column')}
         </div>
         <div className="artifact-table-scroll">
           <table className="data-table">
