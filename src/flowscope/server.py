@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import sys
-from typing import Protocol
+import threading
+from typing import IO, Protocol
 
 import uvicorn
+from rich.console import Console
+from rich.progress import Progress, TaskID
 
 from flowscope.api.app import create_app
 from flowscope.api.context import AppContext
 from flowscope.ingest.live import LiveIndexer
-from flowscope.ingest.local_indexer import LocalIndexer
+from flowscope.ingest.local_indexer import LocalIndexer, PassStats
 from flowscope.ingest.locate import find_datastore
 from flowscope.ingest.sources import ServiceTaskDetails
 from flowscope.service_mode import follower as service_follower
@@ -24,12 +29,47 @@ class Follower(Protocol):
     def stop(self, timeout: float = 5.0) -> None: ...
 
 
+class FirstIndexReport:
+    """What the terminal shows of the first index pass: a progress bar while it runs (on
+    a terminal), then one line with how many runs it indexed and how long that took."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self.lock = threading.Lock()
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+        if out.isatty():
+            self.bar = Progress(console=Console(file=out), transient=True)
+            self.task = self.bar.add_task("indexing runs", total=None)
+
+    def progress(self, done: int, total: int) -> None:
+        if self.bar is None or self.task is None:
+            return
+        with self.lock:
+            if not self.bar.live.is_started:
+                self.bar.start()
+            self.bar.update(self.task, completed=done, total=total)
+
+    def done(self, stats: PassStats) -> None:
+        if self.bar is not None:
+            with self.lock:
+                self.bar.stop()
+        runs = "run" if stats.runs_seen == 1 else "runs"
+        errors = f" ({stats.errors:,} could not be read: see above)" if stats.errors else ""
+        print(
+            f"flowscope: indexed {stats.runs_seen:,} {runs} in {stats.seconds:.1f} s{errors}",
+            file=self.out,
+            flush=True,
+        )
+
+
 def build(
     root: str | None,
     db_url: str,
     base_path: str = "/",
     poll: bool = False,
     index_url: str | None = None,
+    report: FirstIndexReport | None = None,
 ) -> tuple[AppContext, Follower | None]:
     if is_service_database(db_url):
         return _build_service(db_url, index_url, base_path)
@@ -41,7 +81,13 @@ def build(
         ctx.index.ready.set()
         return ctx, None
     ctx.root = str(datastore)
-    live = LiveIndexer(LocalIndexer(store, datastore), ctx.index.ready, poll=poll)
+    live = LiveIndexer(
+        LocalIndexer(store, datastore),
+        ctx.index.ready,
+        poll=poll,
+        first_pass_progress=report.progress if report else None,
+        on_first_pass=report.done if report else None,
+    )
     return ctx, live
 
 
@@ -56,6 +102,55 @@ def _build_service(
     return ctx, follow
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, bound before anything is printed or started, so a
+    taken port is reported in our words instead of uvicorn's traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # As uvicorn does: a restart may reuse a port whose old connections linger (TIME_WAIT);
+    # a port another server listens on still fails.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _free_port_near(host: str, port: int) -> int | None:
+    for candidate in range(port + 1, min(port + 20, 65535) + 1):
+        try:
+            listen(host, candidate).close()
+        except OSError:
+            continue
+        return candidate
+    return None
+
+
+def listen_error(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        free = _free_port_near(host, port)
+        example = f"--port {free}" if free else "--port <another port>"
+        return (
+            f"flowscope: port {port} on {host} is already in use (another flowscope, or "
+            f"another server, is listening there).\n"
+            f"Stop that server, or choose another port: {example}"
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"flowscope: not allowed to listen on port {port} (ports below 1024 need root).\n"
+            f"Choose another port, e.g. --port 8083"
+        )
+    reason = exc.strerror or str(exc)
+    return (
+        f"flowscope: cannot listen on {host}:{port}: {reason}.\n"
+        f"Check --host (127.0.0.1 serves this machine only) and --port."
+    )
+
+
 def serve(
     root: str | None,
     db_url: str,
@@ -65,19 +160,29 @@ def serve(
     poll: bool = False,
     index_url: str | None = None,
 ) -> int:
-    ctx, live = build(root, db_url, base_path, poll, index_url)
+    try:
+        sock = listen(host, port)
+    except OSError as exc:
+        print(listen_error(host, port, exc), file=sys.stderr)
+        return 1
+    report = FirstIndexReport(sys.stderr)
+    ctx, live = build(root, db_url, base_path, poll, index_url, report)
     app = create_app(ctx)
     if live is not None:
-        live.start()
         print(f"flowscope: indexing {ctx.root or ctx.database}", file=sys.stderr)
     else:
         print("flowscope: no Metaflow datastore here; serving the existing index", file=sys.stderr)
-    print(f"flowscope: open http://{host}:{port}{ctx.base_path}", file=sys.stderr)
+    shown_host = f"[{host}]" if ":" in host else host
+    print(f"flowscope: open http://{shown_host}:{port}{ctx.base_path}", file=sys.stderr, flush=True)
+    if live is not None:
+        live.start()
+    # Event streams never end by themselves: on shutdown, close them after 2 s.
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
     try:
-        # Event streams never end by themselves: on shutdown, close them after 2 s.
-        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
         if live is not None:
             live.stop()
         ctx.store.close()
+        sock.close()
     return 0

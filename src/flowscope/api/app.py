@@ -51,7 +51,9 @@ def create_api(ctx: AppContext) -> FastAPI:
         version=__version__,
         description="Monitoring API for Metaflow runs. See docs/API.md.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        # Served from the UI build instead (api_docs below): FastAPI's page loads Swagger UI
+        # from a CDN, a blank page offline.
+        docs_url=None,
         redoc_url=None,
     )
     api.state.ctx = ctx
@@ -80,6 +82,10 @@ def create_api(ctx: AppContext) -> FastAPI:
     async def not_found(_request: Request, exc: NotFoundError) -> Response:
         return FastJSON({"error": str(exc) or "not found"}, status_code=404)
 
+    @api.get(API_PREFIX + "/docs", include_in_schema=False)
+    async def api_docs() -> Response:
+        return _ui_page(ctx, "api-docs.html")
+
     @api.api_route(
         API_PREFIX + "/{rest:path}",
         methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
@@ -92,15 +98,24 @@ def create_api(ctx: AppContext) -> FastAPI:
     return api
 
 
+def _ui_page(ctx: AppContext, name: str) -> Response:
+    """A page of the UI build, its <base href> set to where flowscope is served."""
+    page = (ctx.ui_dir or UI_DIR) / name
+    if not page.is_file():
+        return HTMLResponse(
+            NO_UI_PAGE.format(base=ctx.base_path), headers={"Cache-Control": "no-store"}
+        )
+    html = BASE_HREF.sub(f'<base href="{ctx.base_path}" />'.encode(), page.read_bytes())
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
 def _mount_ui(api: FastAPI, ctx: AppContext) -> None:
     ui_dir = ctx.ui_dir or UI_DIR
-    base = ctx.base_path
 
     @api.get("/{path:path}", include_in_schema=False)
     async def ui(path: str) -> Response:
-        index = ui_dir / "index.html"
-        if not index.is_file():
-            return HTMLResponse(NO_UI_PAGE.format(base=base), headers={"Cache-Control": "no-store"})
+        if not (ui_dir / "index.html").is_file():
+            return _ui_page(ctx, "index.html")
         if path.startswith("assets/"):
             asset = (ui_dir / path).resolve()
             if asset.is_file() and asset.is_relative_to(ui_dir.resolve()):
@@ -112,8 +127,7 @@ def _mount_ui(api: FastAPI, ctx: AppContext) -> None:
         top = (ui_dir / path).resolve()
         if path and "/" not in path and top.is_file() and top.is_relative_to(ui_dir.resolve()):
             return FileResponse(top, headers={"Cache-Control": "no-cache"})
-        html = BASE_HREF.sub(f'<base href="{base}" />'.encode(), index.read_bytes())
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        return _ui_page(ctx, "index.html")
 
 
 def create_app(ctx: AppContext) -> FastAPI:
