@@ -336,8 +336,12 @@ class V3Writes:
                 rows.append(row)
             stored = 0
             if rows:
-                result = conn.execute(self._insert_ignoring_duplicates(artifact_v3), rows)
-                stored = max(result.rowcount, 0)
+                # Counted from RETURNING: executemany's rowcount is not reliable everywhere.
+                result = conn.execute(
+                    self._insert_ignoring_duplicates(artifact_v3).returning(artifact_v3.c.name),
+                    rows,
+                )
+                stored = len(result.all())
         if stored:
             self._changed(run_key(found), "artifacts")
         return stored
