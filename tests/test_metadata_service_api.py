@@ -46,7 +46,10 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 
 def _client(
-    engine: Engine, tmp_path: Path, changes: list[V3Change] | None = None, keys: tuple[str, ...] = ()
+    engine: Engine,
+    tmp_path: Path,
+    changes: list[V3Change] | None = None,
+    keys: tuple[str, ...] = (),
 ) -> TestClient:
     store = Store(f"sqlite:///{tmp_path / 'index.sqlite'}")
     metadata = create_metadata_app(engine, None if changes is None else changes.append, keys)
@@ -173,7 +176,10 @@ def test_metadata_round_trip(api: TestClient, engine: Engine) -> None:
     # Like the service, what cannot be stored (a name over VARCHAR(255)) is skipped.
     assert created.json() == {"metadata_created": 2}
     got = api.get(base).json()
-    assert {(m["field_name"], m["value"]) for m in got} == {("attempt", "0"), ("attempt_ok", "True")}
+    assert {(m["field_name"], m["value"]) for m in got} == {
+        ("attempt", "0"),
+        ("attempt_ok", "True"),
+    }
     attempt = next(m for m in got if m["field_name"] == "attempt")
     assert attempt["tags"] == ["attempt_id:0"] and attempt["task_id"] == task
     assert attempt["run_number"] == run and isinstance(attempt["id"], int)
@@ -304,9 +310,7 @@ def test_changes_are_announced_after_commit(engine: Engine, tmp_path: Path) -> N
             f"/metadata/flows/TeamFlow/runs/named-run/steps/start/tasks/{task}/metadata",
             json=[{"field_name": "attempt", "value": "0", "type": "attempt"}],
         )
-        api.patch(
-            "/metadata/flows/TeamFlow/runs/named-run/tag/mutate", json={"tags_to_add": ["x"]}
-        )
+        api.patch("/metadata/flows/TeamFlow/runs/named-run/tag/mutate", json={"tags_to_add": ["x"]})
         api.get("/metadata/flows/TeamFlow/runs/named-run/steps")  # reads announce nothing
     assert run["run_number"] == "named-run"
     assert [(c.what, n) for c, n in seen] == [

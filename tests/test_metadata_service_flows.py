@@ -221,7 +221,9 @@ def test_v3_rows_match_what_the_client_reads(team: TeamServer) -> None:
             flow_id, run = pathspec.split("/")
             number = int(run)
             run_row = conn.execute(
-                sa.select(runs_v3).where(runs_v3.c.flow_id == flow_id, runs_v3.c.run_number == number)
+                sa.select(runs_v3).where(
+                    runs_v3.c.flow_id == flow_id, runs_v3.c.run_number == number
+                )
             ).one()
             assert run_row.run_id is None
             assert sorted(run_row.tags) == view["tags"]
@@ -235,9 +237,7 @@ def test_v3_rows_match_what_the_client_reads(team: TeamServer) -> None:
                     )
                 )
             }
-            seen = {
-                (step, t["id"]) for step, ts in view["steps"].items() for t in ts
-            }
+            seen = {(step, t["id"]) for step, ts in view["steps"].items() for t in ts}
             assert seen == {k for k in tasks if k[0] != "_parameters"}
             assert all(r.last_heartbeat_ts is not None for r in tasks.values())
             for step, step_tasks in view["steps"].items():
@@ -278,7 +278,8 @@ def test_v3_rows_match_what_the_client_reads(team: TeamServer) -> None:
 def test_every_run_was_announced_after_its_writes(team: TeamServer) -> None:
     with team.engine.connect() as conn:
         numbers = {
-            (r.flow_id, r.run_number) for r in conn.execute(sa.select(runs_v3.c.flow_id, runs_v3.c.run_number))
+            (r.flow_id, r.run_number)
+            for r in conn.execute(sa.select(runs_v3.c.flow_id, runs_v3.c.run_number))
         }
     announced: dict[tuple[str, int], set[str]] = {}
     for change in team.changes:
@@ -297,3 +298,32 @@ def test_metadata_is_not_in_the_public_api_spec(team: TeamServer) -> None:
     spec = httpx.get(f"{base}/api/v1/openapi.json").json()
     assert spec["paths"] and not [p for p in spec["paths"] if p.startswith("/metadata")]
     assert httpx.get(f"{base}/metadata/ping").text == "pong"
+
+
+READ_TAGS = """
+import sys
+from metaflow import Run, namespace
+namespace(None)
+print(",".join(sorted(Run(sys.argv[1]).user_tags)))
+"""
+
+
+def test_a_flow_runs_with_the_clients_api_key(tmp_path: Path) -> None:
+    """METAFLOW_SERVICE_AUTH_KEY is what the client sends as x-api-key; without it, no access."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'team.sqlite'}")
+    v3_ddl.upgrade(engine)
+    key = "team-key-0123456789"
+    store = Store(f"sqlite:///{tmp_path / 'index.sqlite'}")
+    ctx = AppContext(store=store, metadata_app=create_metadata_app(engine, api_keys=[key]))
+    sysroot = tmp_path / "sysroot"
+    (sysroot / ".metaflow").mkdir(parents=True)
+    with serving(create_app(ctx)) as base:
+        keyed = service_env(sysroot, f"{base}/metadata", METAFLOW_SERVICE_AUTH_KEY=key)
+        run_id = run_flow(keyed, "tags_flow.py", "--tag", "keyed")
+        assert client_call(keyed, READ_TAGS, f"TagsFlow/{run_id}").strip() == "keyed"
+        # Without the key (and with one retry, not five), the client is turned away.
+        unkeyed = service_env(sysroot, f"{base}/metadata", METAFLOW_SERVICE_RETRY_COUNT="1")
+        with pytest.raises(AssertionError, match="401"):
+            client_call(unkeyed, READ_TAGS, f"TagsFlow/{run_id}")
+    store.close()
+    engine.dispose()

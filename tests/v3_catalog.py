@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import uuid
 from collections.abc import Iterator
@@ -165,13 +164,13 @@ def apply_migrations(url: str, folder: Path) -> None:
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.exec_driver_sql(_GOOSE_TABLE)
-        conn.exec_driver_sql("INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true)")
+        conn.exec_driver_sql(
+            "INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true)"
+        )
         for path in files:
             text = path.read_text(encoding="utf-8")
             up = text.split("-- +goose Up", 1)[1].split("-- +goose Down", 1)[0]
-            body = "\n".join(
-                line for line in up.splitlines() if not line.strip().startswith("--")
-            )
+            body = "\n".join(line for line in up.splitlines() if not line.strip().startswith("--"))
             statements = [s.strip() for s in body.split(";") if s.strip()]
             in_tx = "+goose NO TRANSACTION" not in text
             version = int(path.name.split("_", 1)[0])

@@ -36,13 +36,17 @@ from flowscope.service.v3_shapes import (
 )
 
 
+def _run_is(run: str) -> sa.ColumnElement[bool]:
+    return runs_v3.c.run_number == int(run) if is_number(run) else runs_v3.c.run_id == run
+
+
+def _task_is(task: str) -> sa.ColumnElement[bool]:
+    return tasks_v3.c.task_id == int(task) if is_number(task) else tasks_v3.c.task_name == task
+
+
 def run_row(conn: Connection, flow_id: str, run: str) -> Row[Any] | None:
-    if is_number(run):
-        where = runs_v3.c.run_number == int(run)
-    else:
-        where = runs_v3.c.run_id == run
     return conn.execute(
-        sa.select(runs_v3).where(runs_v3.c.flow_id == flow_id, where)
+        sa.select(runs_v3).where(runs_v3.c.flow_id == flow_id, _run_is(run))
     ).first()
 
 
@@ -56,16 +60,12 @@ def find_run(conn: Connection, flow_id: str, run: str) -> RunKey | None:
 
 
 def find_task(conn: Connection, run: RunKey, step_name: str, task: str) -> TaskKey | None:
-    if is_number(task):
-        where = tasks_v3.c.task_id == int(task)
-    else:
-        where = tasks_v3.c.task_name == task
     found = conn.execute(
         sa.select(tasks_v3.c.task_id, tasks_v3.c.task_name).where(
             tasks_v3.c.flow_id == run.flow_id,
             tasks_v3.c.run_number == run.run_number,
             tasks_v3.c.step_name == step_name,
-            where,
+            _task_is(task),
         )
     ).first()
     return None if found is None else TaskKey(run, step_name, int(found[0]), found[1])
@@ -212,11 +212,7 @@ class V3Reads:
                 tasks_v3.c.step_name == step_name,
             )
             if task is not None:
-                query = query.where(
-                    tasks_v3.c.task_id == int(task)
-                    if is_number(task)
-                    else tasks_v3.c.task_name == task
-                )
+                query = query.where(_task_is(task))
             rows = conn.execute(query.order_by(tasks_v3.c.task_id)).all()
         return [task_body(r, found) for r in rows]
 

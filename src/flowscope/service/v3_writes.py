@@ -140,7 +140,9 @@ class V3Writes:
         return found
 
     def _next_id(self, conn: Connection, column: sa.Column[Any]) -> int:
-        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(column), 0))).scalar_one()) + 1
+        return (
+            int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(column), 0))).scalar_one()) + 1
+        )
 
     def _insert_ignoring_duplicates(self, table: sa.Table) -> Any:
         if self._postgres:
@@ -192,9 +194,12 @@ class V3Writes:
             "last_heartbeat_ts": now_s() if heartbeat_capable(system_tags) else None,
         }
         with self._transaction() as conn:
-            if conn.execute(
-                sa.select(flows_v3.c.flow_id).where(flows_v3.c.flow_id == flow_id)
-            ).first() is None:
+            if (
+                conn.execute(
+                    sa.select(flows_v3.c.flow_id).where(flows_v3.c.flow_id == flow_id)
+                ).first()
+                is None
+            ):
                 raise NotFound(f"flow {flow_id} not found")
             if run_id is not None and run_row(conn, flow_id, run_id) is not None:
                 raise Conflict(f"run {flow_id}/{run_id} exists")

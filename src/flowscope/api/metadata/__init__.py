@@ -21,7 +21,14 @@ from flowscope.api.metadata import objects, records
 from flowscope.api.metadata.auth import ApiKeyGuard, api_keys_from
 from flowscope.api.metadata.common import SERVICE_VERSION, VERSION_HEADER, RequestError, respond
 from flowscope.service.v3_reads import V3Reads
-from flowscope.service.v3_writes import BadRequest, Conflict, NotFound, OnChange, Unprocessable, V3Writes
+from flowscope.service.v3_writes import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    OnChange,
+    Unprocessable,
+    V3Writes,
+)
 
 __all__ = ["SERVICE_VERSION", "api_keys_from", "create_metadata_app"]
 
@@ -84,7 +91,12 @@ def create_metadata_app(
     async def request_error(_r: Request, exc: RequestError) -> Response:
         return respond({"message": exc.message}, exc.status)
 
-    for error, status in ((NotFound, 404), (Conflict, 409), (BadRequest, 400), (Unprocessable, 422)):
+    for error, status in (
+        (NotFound, 404),
+        (Conflict, 409),
+        (BadRequest, 400),
+        (Unprocessable, 422),
+    ):
 
         async def handler(_r: Request, exc: Exception, status: int = status) -> Response:
             return respond({"message": str(exc)}, status)

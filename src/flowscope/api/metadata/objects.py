@@ -78,9 +78,7 @@ async def mutate_tags(request: Request, flow_id: str, run: str) -> Response:
         raise RequestError(400, "tags_to_remove must be a list")
     if not all(isinstance(t, str) for t in (*to_add, *to_remove)):
         raise RequestError(400, "All tag values must be strings")
-    tags = await run_in_threadpool(
-        writes(request).mutate_run_tags, flow_id, run, to_add, to_remove
-    )
+    tags = await run_in_threadpool(writes(request).mutate_run_tags, flow_id, run, to_add, to_remove)
     return respond({"tags": tags})
 
 
@@ -139,7 +137,5 @@ async def create_task(request: Request, flow_id: str, run: str, step_name: str) 
 async def task_heartbeat(
     request: Request, flow_id: str, run: str, step_name: str, task: str
 ) -> Response:
-    wait_s = await run_in_threadpool(
-        writes(request).heartbeat_task, flow_id, run, step_name, task
-    )
+    wait_s = await run_in_threadpool(writes(request).heartbeat_task, flow_id, run, step_name, task)
     return _heartbeat_answer(wait_s)

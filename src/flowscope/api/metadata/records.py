@@ -66,9 +66,7 @@ async def add_artifacts(
 async def task_artifacts(
     request: Request, flow_id: str, run: str, step_name: str, task: str
 ) -> Response:
-    return respond(
-        await run_in_threadpool(reads(request).artifacts, flow_id, run, step_name, task)
-    )
+    return respond(await run_in_threadpool(reads(request).artifacts, flow_id, run, step_name, task))
 
 
 @router.get(TASK + "/attempt/{attempt}/artifacts")
