@@ -14,6 +14,7 @@ from flowscope.store import RunRef, Store
 
 if TYPE_CHECKING:
     from flowscope.datastore.local import LocalDatastore
+    from flowscope.ingest.service_follow import SyncProgress
 
 
 @dataclass
@@ -21,6 +22,8 @@ class IndexStatus:
     """Set by whoever feeds the store; read by /health."""
 
     ready: threading.Event = field(default_factory=threading.Event)
+    # While a service database syncs: how far it got (see ingest.service_follow).
+    sync: SyncProgress | None = None
 
 
 @dataclass
@@ -29,6 +32,7 @@ class AppContext:
     index: IndexStatus = field(default_factory=IndexStatus)
     base_path: str = "/"
     root: str | None = None  # the .metaflow folder being indexed, for /health
+    database: str | None = None  # the metaflow-service database followed (no password)
     ui_dir: Path | None = None
     # flowscope as metaflow-service, mounted at /metadata (flowscope.api.metadata).
     metadata_app: ASGIApp | None = None
@@ -42,15 +46,21 @@ class AppContext:
             self._details[key] = task_details_for(*key)
         return self._details[key]
 
+    def register_details(self, kind: str, location: str, details: TaskDetails) -> None:
+        """A source that needs more than its location to answer (a database engine)."""
+        self._details[(kind, location)] = details
+
     def datastore_for(self, ref: RunRef) -> LocalDatastore | None:
         """The reader of logs, artifacts and cards for a run's source, if it has one."""
-        if ref.source_kind != "local":
+        if ref.source_kind == "local":
+            root = ref.source_location
+        elif ref.ds_type == "local" and ref.ds_root:
+            root = ref.ds_root  # a service run whose data is in a local datastore
+        else:
             return None
-        found = self._datastores.get(ref.source_location)
+        found = self._datastores.get(root)
         if found is None:
             from flowscope.datastore.local import LocalDatastore
 
-            found = self._datastores[ref.source_location] = LocalDatastore(
-                Path(ref.source_location)
-            )
+            found = self._datastores[root] = LocalDatastore(Path(root))
         return found

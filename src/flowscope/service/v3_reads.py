@@ -1,349 +1,536 @@
-"""Reads of the v3 tables that flowscope's metadata service (`/metadata`) answers with.
+"""Reading a metaflow-service database: every query flowscope runs against the v3 tables
+when it follows them as a source. Read-only: nothing here writes.
 
-Each function answers one of metaflow-service's GET endpoints with the same body. A run is
-named by its number or its string id, a task by its number or its name, exactly as the
-service takes them (`is_number`). Lists under a run that does not exist are empty, as the
-service answers them; single objects that do not exist are None (a 404).
+Rows come back as small typed records. Ids are exposed as the service exposes them: a
+run's id is its string `run_id` when it has one, else its `run_number`; a task's is its
+`task_name`, else its `task_id` (metaflow-service's `get_exposed_run_id`).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Connection, Engine
 
 from flowscope.service.v3_schema import (
+    V3_TABLES,
     artifact_v3,
-    flows_v3,
     metadata_v3,
     runs_v3,
-    steps_v3,
     tasks_v3,
 )
-from flowscope.service.v3_shapes import (
-    ArtifactBody,
-    FlowBody,
-    MetadataBody,
-    RunBody,
-    RunKey,
-    StepBody,
-    TaskBody,
-    TaskKey,
-    exposed_task_id,
-    is_number,
+
+RunKey = tuple[str, int]  # (flow_id, run_number)
+# Metadata that decides statuses and labels; the rest is read on demand (task pages).
+STATUS_FIELDS = (
+    "attempt",
+    "attempt-done",
+    "attempt_ok",
+    "foreach-stack",
+    "foreach-execution-path",
+    "origin-run-id",
+    "ds-type",
+    "ds-root",
 )
+# Artifacts the index needs: the outcome when `attempt_ok` is missing, @catch's verdict,
+# and (of the `_parameters` task) the graph.
+STATUS_ARTIFACTS = ("_task_ok", "_success", "_graph_info")
+# Queries name at most this many runs at once (bound parameters stay well under limits).
+KEYS_PER_QUERY = 500
 
 
-def _run_is(run: str) -> sa.ColumnElement[bool]:
-    return runs_v3.c.run_number == int(run) if is_number(run) else runs_v3.c.run_id == run
+@dataclass(frozen=True)
+class V3Run:
+    flow_id: str
+    run_number: int
+    run_id: str | None
+    user_name: str | None
+    ts_epoch: int
+    tags: list[str]
+    system_tags: list[str]
+    last_heartbeat_ts: int | None  # epoch seconds
+
+    @property
+    def key(self) -> RunKey:
+        return (self.flow_id, self.run_number)
+
+    @property
+    def exposed_id(self) -> str:
+        return self.run_id or str(self.run_number)
 
 
-def _task_is(task: str) -> sa.ColumnElement[bool]:
-    return tasks_v3.c.task_id == int(task) if is_number(task) else tasks_v3.c.task_name == task
+@dataclass(frozen=True)
+class V3Task:
+    flow_id: str
+    run_number: int
+    step_name: str
+    task_id: int
+    task_name: str | None
+    ts_epoch: int
+    last_heartbeat_ts: int | None  # epoch seconds
+
+    @property
+    def exposed_id(self) -> str:
+        return self.task_name or str(self.task_id)
 
 
-def run_row(conn: Connection, flow_id: str, run: str) -> Row[Any] | None:
-    return conn.execute(
-        sa.select(runs_v3).where(runs_v3.c.flow_id == flow_id, _run_is(run))
-    ).first()
+@dataclass(frozen=True)
+class V3Metadata:
+    id: int
+    flow_id: str
+    run_number: int
+    step_name: str
+    task_id: int
+    field_name: str
+    value: str
+    type: str | None
+    ts_epoch: int
+    attempt: int | None  # from the `attempt_id:N` tag
 
 
-def run_key(row: Row[Any]) -> RunKey:
-    return RunKey(row.flow_id, int(row.run_number), row.run_id)
+@dataclass(frozen=True)
+class V3Artifact:
+    flow_id: str
+    run_number: int
+    step_name: str
+    task_id: int
+    attempt_id: int
+    name: str
+    sha: str | None
+    ds_type: str
+    location: str
+    content_type: str | None
 
 
-def find_run(conn: Connection, flow_id: str, run: str) -> RunKey | None:
-    row = run_row(conn, flow_id, run)
-    return None if row is None else run_key(row)
+@dataclass(frozen=True)
+class RunCursor:
+    """Where a newest-first walk over runs_v3 stopped."""
+
+    ts_epoch: int
+    flow_id: str
+    run_number: int
 
 
-def find_task(conn: Connection, run: RunKey, step_name: str, task: str) -> TaskKey | None:
+# ---- what is there ---------------------------------------------------------------
+
+
+def has_v3_tables(engine: Engine) -> bool:
+    names = set(sa.inspect(engine).get_table_names())
+    return all(table.name in names for table in V3_TABLES)
+
+
+def notify_triggers_exist(conn: Connection) -> bool:
+    """Whether metaflow-service's UI backend installed its `notify` triggers (it does so
+    with DB_TRIGGER_CREATE=1); then changes arrive by LISTEN instead of polling."""
+    if conn.dialect.name != "postgresql":
+        return False
     found = conn.execute(
-        sa.select(tasks_v3.c.task_id, tasks_v3.c.task_name).where(
-            tasks_v3.c.flow_id == run.flow_id,
-            tasks_v3.c.run_number == run.run_number,
-            tasks_v3.c.step_name == step_name,
-            _task_is(task),
+        sa.text(
+            "SELECT count(DISTINCT event_object_table) FROM information_schema.triggers "
+            "WHERE trigger_name LIKE 'notify_ui%' AND event_object_table IN "
+            "('runs_v3', 'tasks_v3', 'metadata_v3')"
         )
-    ).first()
-    return None if found is None else TaskKey(run, step_name, int(found[0]), found[1])
+    ).scalar()
+    return int(found or 0) == 3
 
 
-def flow_body(row: Row[Any]) -> FlowBody:
-    return {
-        "flow_id": row.flow_id,
-        "user_name": row.user_name,
-        "ts_epoch": row.ts_epoch,
-        "tags": row.tags,
-        "system_tags": row.system_tags,
-    }
+def db_now_ms(conn: Connection) -> int:
+    """The database's clock: heartbeats are stamped by the service's, not ours."""
+    if conn.dialect.name == "postgresql":
+        query = sa.text("SELECT CAST(extract(epoch FROM now()) * 1000 AS BIGINT)")
+    else:
+        query = sa.text("SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER)")
+    return int(conn.execute(query).scalar_one())
 
 
-def run_body(row: Row[Any]) -> RunBody:
-    return {
-        "flow_id": row.flow_id,
-        "run_number": run_key(row).exposed,
-        "user_name": row.user_name,
-        "ts_epoch": row.ts_epoch,
-        "tags": row.tags,
-        "system_tags": row.system_tags,
-        "last_heartbeat_ts": row.last_heartbeat_ts,
-    }
+def run_count(conn: Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(runs_v3)).scalar() or 0)
 
 
-def step_body(row: Row[Any], run: Row[Any]) -> StepBody:
-    return {
-        "flow_id": row.flow_id,
-        "run_number": run_key(run).exposed,
-        "step_name": row.step_name,
-        "user_name": row.user_name,
-        "ts_epoch": row.ts_epoch,
-        "tags": run.tags,
-        "system_tags": run.system_tags,
-    }
+# ---- runs --------------------------------------------------------------------------
 
 
-def task_body(row: Row[Any], run: Row[Any]) -> TaskBody:
-    return {
-        "flow_id": row.flow_id,
-        "run_number": run_key(run).exposed,
-        "step_name": row.step_name,
-        "task_id": exposed_task_id(row.task_id, row.task_name),
-        "user_name": row.user_name,
-        "ts_epoch": row.ts_epoch,
-        "tags": run.tags,
-        "system_tags": run.system_tags,
-        "last_heartbeat_ts": row.last_heartbeat_ts,
-    }
-
-
-def _metadata_body(row: Row[Any]) -> MetadataBody:
-    return {
-        "id": row.id,
-        "flow_id": row.flow_id,
-        "run_number": row.run_id if row.run_id is not None else row.run_number,
-        "step_name": row.step_name,
-        "task_id": exposed_task_id(row.task_id, row.task_name),
-        "field_name": row.field_name,
-        "value": row.value,
-        "type": row.type,
-        "user_name": row.user_name,
-        "ts_epoch": row.ts_epoch,
-        "tags": row.tags,
-        "system_tags": row.system_tags,
-    }
-
-
-def _artifact_body(row: Row[Any], run: Row[Any]) -> ArtifactBody:
-    return {
-        "flow_id": row.flow_id,
-        "run_number": run_key(run).exposed,
-        "step_name": row.step_name,
-        "task_id": exposed_task_id(row.task_id, row.task_name),
-        "name": row.name,
-        "location": row.location,
-        "ds_type": row.ds_type,
-        "sha": row.sha,
-        "type": row.type,
-        "content_type": row.content_type,
-        "user_name": row.user_name,
-        "attempt_id": row.attempt_id,
-        "ts_epoch": row.ts_epoch,
-        "tags": run.tags,
-        "system_tags": run.system_tags,
-    }
-
-
-class V3Reads:
-    """The GET side of `/metadata`, on whichever database holds the v3 tables."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def flow(self, flow_id: str) -> FlowBody | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(flows_v3).where(flows_v3.c.flow_id == flow_id)).first()
-        return None if row is None else flow_body(row)
-
-    def flows(self) -> list[FlowBody]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(flows_v3).order_by(flows_v3.c.flow_id)).all()
-        return [flow_body(r) for r in rows]
-
-    def run(self, flow_id: str, run: str) -> RunBody | None:
-        with self.engine.connect() as conn:
-            row = run_row(conn, flow_id, run)
-        return None if row is None else run_body(row)
-
-    def runs(self, flow_id: str) -> list[RunBody]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(runs_v3)
-                .where(runs_v3.c.flow_id == flow_id)
-                .order_by(runs_v3.c.run_number)
-            ).all()
-        return [run_body(r) for r in rows]
-
-    def steps(self, flow_id: str, run: str, step_name: str | None = None) -> list[StepBody]:
-        with self.engine.connect() as conn:
-            found = run_row(conn, flow_id, run)
-            if found is None:
-                return []
-            query = sa.select(steps_v3).where(
-                steps_v3.c.flow_id == flow_id, steps_v3.c.run_number == found.run_number
+def runs_newest_first(conn: Connection, before: RunCursor | None, limit: int) -> list[V3Run]:
+    r = runs_v3
+    query = sa.select(*_run_columns())
+    if before is not None:
+        query = query.where(
+            sa.tuple_(r.c.ts_epoch, r.c.flow_id, r.c.run_number)
+            < sa.tuple_(
+                sa.literal(before.ts_epoch),
+                sa.literal(before.flow_id),
+                sa.literal(before.run_number),
             )
-            if step_name is not None:
-                query = query.where(steps_v3.c.step_name == step_name)
-            rows = conn.execute(query.order_by(steps_v3.c.ts_epoch, steps_v3.c.step_name)).all()
-        return [step_body(r, found) for r in rows]
+        )
+    query = query.order_by(r.c.ts_epoch.desc(), r.c.flow_id.desc(), r.c.run_number.desc())
+    return [_run(row) for row in conn.execute(query.limit(limit))]
 
-    def tasks(
-        self, flow_id: str, run: str, step_name: str, task: str | None = None
-    ) -> list[TaskBody]:
-        with self.engine.connect() as conn:
-            found = run_row(conn, flow_id, run)
-            if found is None:
-                return []
-            query = sa.select(tasks_v3).where(
-                tasks_v3.c.flow_id == flow_id,
-                tasks_v3.c.run_number == found.run_number,
-                tasks_v3.c.step_name == step_name,
-            )
-            if task is not None:
-                query = query.where(_task_is(task))
-            rows = conn.execute(query.order_by(tasks_v3.c.task_id)).all()
-        return [task_body(r, found) for r in rows]
 
-    def metadata(
-        self, flow_id: str, run: str, step_name: str | None = None, task: str | None = None
-    ) -> list[MetadataBody]:
-        """A task's metadata (or, without step and task, the whole run's), newest first."""
-        with self.engine.connect() as conn:
-            found = find_run(conn, flow_id, run)
-            if found is None:
-                return []
-            query = sa.select(metadata_v3).where(
-                metadata_v3.c.flow_id == flow_id, metadata_v3.c.run_number == found.run_number
-            )
-            if step_name is not None and task is not None:
-                task_key = find_task(conn, found, step_name, task)
-                if task_key is None:
-                    return []
-                query = query.where(
-                    metadata_v3.c.step_name == step_name,
-                    metadata_v3.c.task_id == task_key.task_id,
+def runs_by_key(conn: Connection, keys: Iterable[RunKey]) -> list[V3Run]:
+    found: list[V3Run] = []
+    for chunk in _chunks(sorted(set(keys))):
+        found.extend(
+            _run(row)
+            for row in conn.execute(sa.select(*_run_columns()).where(_run_in(runs_v3, chunk)))
+        )
+    return found
+
+
+def run_by_exposed_id(conn: Connection, flow_id: str, run_id: str) -> V3Run | None:
+    r = runs_v3
+    query = sa.select(*_run_columns()).where(r.c.flow_id == flow_id)
+    if run_id.isdigit():
+        query = query.where(sa.or_(r.c.run_number == int(run_id), r.c.run_id == run_id))
+    else:
+        query = query.where(r.c.run_id == run_id)
+    row = conn.execute(query.limit(1)).first()
+    return _run(row) if row is not None else None
+
+
+def runs_since(conn: Connection, ts_epoch: int) -> list[V3Run]:
+    """Runs recorded at or after `ts_epoch` (through the ts_epoch index)."""
+    r = runs_v3
+    return [
+        _run(row)
+        for row in conn.execute(
+            sa.select(*_run_columns()).where(r.c.ts_epoch >= ts_epoch).order_by(r.c.ts_epoch)
+        )
+    ]
+
+
+def _run_columns() -> Sequence[Any]:
+    r = runs_v3
+    return (
+        r.c.flow_id,
+        r.c.run_number,
+        r.c.run_id,
+        r.c.user_name,
+        r.c.ts_epoch,
+        r.c.tags,
+        r.c.system_tags,
+        r.c.last_heartbeat_ts,
+    )
+
+
+def _run(row: Any) -> V3Run:
+    return V3Run(
+        flow_id=row.flow_id,
+        run_number=int(row.run_number),
+        run_id=row.run_id,
+        user_name=row.user_name,
+        ts_epoch=int(row.ts_epoch),
+        tags=_tags(row.tags),
+        system_tags=_tags(row.system_tags),
+        last_heartbeat_ts=row.last_heartbeat_ts,
+    )
+
+
+# ---- tasks, metadata, artifacts of some runs ---------------------------------------------
+
+
+def tasks_of(conn: Connection, keys: Iterable[RunKey]) -> list[V3Task]:
+    t = tasks_v3
+    found: list[V3Task] = []
+    for chunk in _chunks(sorted(set(keys))):
+        found.extend(
+            _task(row) for row in conn.execute(sa.select(*_task_columns()).where(_run_in(t, chunk)))
+        )
+    return found
+
+
+def tasks_by_exposed_id(conn: Connection, key: RunKey, exposed: Iterable[str]) -> list[V3Task]:
+    """Some tasks of one run, by the ids the index knows them by (task_name or task_id)."""
+    t = tasks_v3
+    ids = sorted(set(exposed))
+    numbers = [int(i) for i in ids if i.isdigit()]
+    found: list[V3Task] = []
+    for i in range(0, len(ids), KEYS_PER_QUERY):
+        names = ids[i : i + KEYS_PER_QUERY]
+        wanted = [n for n in numbers if str(n) in names]
+        match: sa.ColumnElement[bool] = t.c.task_name.in_(names)
+        if wanted:
+            match = sa.or_(match, sa.and_(t.c.task_name.is_(None), t.c.task_id.in_(wanted)))
+        found.extend(
+            _task(row)
+            for row in conn.execute(
+                sa.select(*_task_columns()).where(
+                    t.c.flow_id == key[0], t.c.run_number == key[1], match
                 )
-            rows = conn.execute(
-                query.order_by(metadata_v3.c.ts_epoch.desc(), metadata_v3.c.id.desc())
-            ).all()
-        return [_metadata_body(r) for r in rows]
-
-    def artifacts(
-        self,
-        flow_id: str,
-        run: str,
-        step_name: str | None = None,
-        task: str | None = None,
-        attempt: int | None = None,
-    ) -> list[ArtifactBody]:
-        """Artifacts of a run, a step or a task: each task's latest attempt that has
-        any, or the attempt asked for."""
-        with self.engine.connect() as conn:
-            found = run_row(conn, flow_id, run)
-            if found is None:
-                return []
-            query = sa.select(artifact_v3).where(
-                artifact_v3.c.flow_id == flow_id, artifact_v3.c.run_number == found.run_number
             )
-            if step_name is not None:
-                query = query.where(artifact_v3.c.step_name == step_name)
-            if task is not None and step_name is not None:
-                task_key = find_task(conn, run_key(found), step_name, task)
-                if task_key is None:
-                    return []
-                query = query.where(artifact_v3.c.task_id == task_key.task_id)
-            rows = conn.execute(
-                query.order_by(
-                    artifact_v3.c.task_id, artifact_v3.c.attempt_id.desc(), artifact_v3.c.name
-                )
-            ).all()
-        if attempt is None:
-            latest: dict[int, int] = {}
-            for r in rows:
-                latest[r.task_id] = max(latest.get(r.task_id, 0), r.attempt_id)
-            rows = [r for r in rows if r.attempt_id == latest[r.task_id]]
-        else:
-            rows = [r for r in rows if r.attempt_id == attempt]
-        return [_artifact_body(r, found) for r in rows]
+        )
+    return found
 
-    def artifact(
-        self, flow_id: str, run: str, step_name: str, task: str, name: str, attempt: int | None
-    ) -> ArtifactBody | None:
-        """One artifact; without an attempt, of the latest attempt that stored `name` (the
-        artifact every attempt stores), as the service picks it."""
-        with self.engine.connect() as conn:
-            found = run_row(conn, flow_id, run)
-            if found is None:
-                return None
-            task_key = find_task(conn, run_key(found), step_name, task)
-            if task_key is None:
-                return None
-            of_task = (
-                artifact_v3.c.flow_id == flow_id,
-                artifact_v3.c.run_number == found.run_number,
-                artifact_v3.c.step_name == step_name,
-                artifact_v3.c.task_id == task_key.task_id,
+
+def _task_columns() -> Sequence[Any]:
+    t = tasks_v3
+    return (
+        t.c.flow_id,
+        t.c.run_number,
+        t.c.step_name,
+        t.c.task_id,
+        t.c.task_name,
+        t.c.ts_epoch,
+        t.c.last_heartbeat_ts,
+    )
+
+
+def _task(row: Any) -> V3Task:
+    return V3Task(
+        flow_id=row.flow_id,
+        run_number=int(row.run_number),
+        step_name=row.step_name,
+        task_id=int(row.task_id),
+        task_name=row.task_name,
+        ts_epoch=int(row.ts_epoch),
+        last_heartbeat_ts=row.last_heartbeat_ts,
+    )
+
+
+def status_metadata_of(
+    conn: Connection, keys: Iterable[RunKey], task_ids: Iterable[int] | None = None
+) -> list[V3Metadata]:
+    """The metadata rows that decide statuses, for every task of the runs (or only the
+    given tasks of one run), oldest first."""
+    m = metadata_v3
+    found: list[V3Metadata] = []
+    wanted_tasks = sorted(set(task_ids)) if task_ids is not None else None
+    for chunk in _chunks(sorted(set(keys))):
+        query = sa.select(
+            m.c.id,
+            m.c.flow_id,
+            m.c.run_number,
+            m.c.step_name,
+            m.c.task_id,
+            m.c.field_name,
+            m.c.value,
+            m.c.type,
+            m.c.ts_epoch,
+            m.c.tags,
+        ).where(_run_in(m, chunk), m.c.field_name.in_(STATUS_FIELDS))
+        if wanted_tasks is not None:
+            query = query.where(m.c.task_id.in_(wanted_tasks))
+        found.extend(_metadata(row) for row in conn.execute(query.order_by(m.c.id)))
+    return found
+
+
+def task_metadata(
+    conn: Connection, flow_id: str, run_number: int, step_name: str, task_id: int
+) -> list[V3Metadata]:
+    """Every metadata entry of one task, oldest first (a task page's Metadata tab)."""
+    m = metadata_v3
+    rows = conn.execute(
+        sa.select(
+            m.c.id,
+            m.c.flow_id,
+            m.c.run_number,
+            m.c.step_name,
+            m.c.task_id,
+            m.c.field_name,
+            m.c.value,
+            m.c.type,
+            m.c.ts_epoch,
+            m.c.tags,
+        )
+        .where(
+            m.c.flow_id == flow_id,
+            m.c.run_number == run_number,
+            m.c.step_name == step_name,
+            m.c.task_id == task_id,
+        )
+        .order_by(m.c.ts_epoch, m.c.id)
+    )
+    return [_metadata(row) for row in rows]
+
+
+def _metadata(row: Any) -> V3Metadata:
+    return V3Metadata(
+        id=int(row.id),
+        flow_id=row.flow_id,
+        run_number=int(row.run_number),
+        step_name=row.step_name,
+        task_id=int(row.task_id),
+        field_name=row.field_name,
+        value=row.value,
+        type=row.type,
+        ts_epoch=int(row.ts_epoch),
+        attempt=_attempt(row.tags),
+    )
+
+
+def status_artifacts_of(
+    conn: Connection, keys: Iterable[RunKey], task_ids: Iterable[int] | None = None
+) -> list[V3Artifact]:
+    a = artifact_v3
+    found: list[V3Artifact] = []
+    wanted_tasks = sorted(set(task_ids)) if task_ids is not None else None
+    for chunk in _chunks(sorted(set(keys))):
+        query = sa.select(
+            a.c.flow_id,
+            a.c.run_number,
+            a.c.step_name,
+            a.c.task_id,
+            a.c.attempt_id,
+            a.c.name,
+            a.c.sha,
+            a.c.ds_type,
+            a.c.location,
+            a.c.content_type,
+        ).where(_run_in(a, chunk), a.c.name.in_(STATUS_ARTIFACTS))
+        if wanted_tasks is not None:
+            query = query.where(a.c.task_id.in_(wanted_tasks))
+        found.extend(
+            V3Artifact(
+                flow_id=row.flow_id,
+                run_number=int(row.run_number),
+                step_name=row.step_name,
+                task_id=int(row.task_id),
+                attempt_id=int(row.attempt_id),
+                name=row.name,
+                sha=row.sha,
+                ds_type=row.ds_type,
+                location=row.location,
+                content_type=row.content_type,
             )
-            if attempt is None:
-                attempt = (
-                    conn.execute(
-                        sa.select(sa.func.max(artifact_v3.c.attempt_id)).where(
-                            *of_task, artifact_v3.c.name == "name"
-                        )
-                    ).scalar()
-                    or 0
-                )
-            row = conn.execute(
-                sa.select(artifact_v3).where(
-                    *of_task, artifact_v3.c.name == name, artifact_v3.c.attempt_id == attempt
-                )
-            ).first()
-        return None if row is None else _artifact_body(row, found)
+            for row in conn.execute(query)
+        )
+    return found
 
-    def filtered_task_pathspecs(
-        self, flow_id: str, run: str, step_name: str, field_name: str | None, pattern: str | None
-    ) -> list[str]:
-        """Pathspecs of the step's tasks with a metadata value matching `pattern`
-        (an unanchored regular expression search, as the service does)."""
+
+def parameter_artifacts(conn: Connection, key: RunKey) -> list[V3Artifact]:
+    """Every artifact of a run's `_parameters` task (its parameters are among them)."""
+    a = artifact_v3
+    rows = conn.execute(
+        sa.select(
+            a.c.flow_id,
+            a.c.run_number,
+            a.c.step_name,
+            a.c.task_id,
+            a.c.attempt_id,
+            a.c.name,
+            a.c.sha,
+            a.c.ds_type,
+            a.c.location,
+            a.c.content_type,
+        ).where(a.c.flow_id == key[0], a.c.run_number == key[1], a.c.step_name == "_parameters")
+    )
+    return [
+        V3Artifact(
+            flow_id=row.flow_id,
+            run_number=int(row.run_number),
+            step_name=row.step_name,
+            task_id=int(row.task_id),
+            attempt_id=int(row.attempt_id),
+            name=row.name,
+            sha=row.sha,
+            ds_type=row.ds_type,
+            location=row.location,
+            content_type=row.content_type,
+        )
+        for row in rows
+    ]
+
+
+# ---- following changes -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HighWater:
+    """The newest rows seen: metadata and task ids only grow (bigserial)."""
+
+    metadata_id: int
+    task_id: int
+
+
+def high_water(conn: Connection) -> HighWater:
+    m, t = metadata_v3, tasks_v3
+    return HighWater(
+        metadata_id=int(conn.execute(sa.select(sa.func.max(m.c.id))).scalar() or 0),
+        task_id=int(conn.execute(sa.select(sa.func.max(t.c.task_id))).scalar() or 0),
+    )
+
+
+@dataclass(frozen=True)
+class Touched:
+    """What changed after a high-water mark: per run, the tasks touched (None: unknown)."""
+
+    runs: dict[RunKey, set[int]]
+    mark: HighWater
+
+
+def changes_after(conn: Connection, mark: HighWater, limit: int = 50_000) -> Touched:
+    """Runs with new tasks or new metadata since `mark`, and the new mark."""
+    m, t = metadata_v3, tasks_v3
+    runs: dict[RunKey, set[int]] = {}
+    newest_meta, newest_task = mark.metadata_id, mark.task_id
+    for row in conn.execute(
+        sa.select(m.c.id, m.c.flow_id, m.c.run_number, m.c.task_id)
+        .where(m.c.id > mark.metadata_id)
+        .order_by(m.c.id)
+        .limit(limit)
+    ):
+        runs.setdefault((row.flow_id, int(row.run_number)), set()).add(int(row.task_id))
+        newest_meta = max(newest_meta, int(row.id))
+    for task in conn.execute(
+        sa.select(t.c.task_id, t.c.flow_id, t.c.run_number)
+        .where(t.c.task_id > mark.task_id)
+        .order_by(t.c.task_id)
+        .limit(limit)
+    ):
+        runs.setdefault((task.flow_id, int(task.run_number)), set()).add(int(task.task_id))
+        newest_task = max(newest_task, int(task.task_id))
+    return Touched(runs, HighWater(newest_meta, newest_task))
+
+
+def tags_of(conn: Connection, keys: Iterable[RunKey]) -> dict[RunKey, tuple[list[str], list[str]]]:
+    r = runs_v3
+    found: dict[RunKey, tuple[list[str], list[str]]] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        for row in conn.execute(
+            sa.select(r.c.flow_id, r.c.run_number, r.c.tags, r.c.system_tags).where(
+                _run_in(r, chunk)
+            )
+        ):
+            found[(row.flow_id, int(row.run_number))] = (_tags(row.tags), _tags(row.system_tags))
+    return found
+
+
+# ---- helpers -------------------------------------------------------------------------
+
+
+def _run_in(table: sa.Table, keys: Sequence[RunKey]) -> sa.ColumnElement[bool]:
+    """`(flow_id, run_number) IN (...)`, grouped by flow so each part is one index range."""
+    by_flow: dict[str, list[int]] = {}
+    for flow_id, run_number in keys:
+        by_flow.setdefault(flow_id, []).append(run_number)
+    return sa.or_(
+        *(
+            sa.and_(table.c.flow_id == flow_id, table.c.run_number.in_(numbers))
+            for flow_id, numbers in by_flow.items()
+        )
+    )
+
+
+def _chunks(keys: Sequence[RunKey]) -> Iterable[Sequence[RunKey]]:
+    for i in range(0, len(keys), KEYS_PER_QUERY):
+        yield keys[i : i + KEYS_PER_QUERY]
+
+
+def _tags(value: Any) -> list[str]:
+    if isinstance(value, str):
         try:
-            matcher = re.compile(pattern) if pattern else None
-        except re.error as exc:
-            raise ValueError(f"invalid pattern: {exc}") from exc
-        with self.engine.connect() as conn:
-            found = find_run(conn, flow_id, run)
-            if found is None:
-                return []
-            query = sa.select(
-                metadata_v3.c.task_id, metadata_v3.c.task_name, metadata_v3.c.value
-            ).where(
-                metadata_v3.c.flow_id == flow_id,
-                metadata_v3.c.run_number == found.run_number,
-                metadata_v3.c.step_name == step_name,
-            )
-            if field_name:
-                query = query.where(metadata_v3.c.field_name == field_name)
-            rows = conn.execute(query).all()
-        tasks = sorted(
-            {
-                (int(task_id), task_name)
-                for task_id, task_name, value in rows
-                if matcher is None or matcher.search(value)
-            }
-        )
-        run_part = found.exposed
-        return [
-            f"{flow_id}/{run_part}/{step_name}/{exposed_task_id(task_id, task_name)}"
-            for task_id, task_name in tasks
-        ]
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return []
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _attempt(tags: Any) -> int | None:
+    for tag in _tags(tags):
+        if tag.startswith("attempt_id:"):
+            number = tag.partition(":")[2]
+            return int(number) if number.isdigit() else None
+    return None

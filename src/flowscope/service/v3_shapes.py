@@ -86,7 +86,7 @@ class ArtifactBody(TypedDict):
 
 
 @dataclass(frozen=True)
-class RunKey:
+class RunIds:
     """A run as the database keys it: its number, and its string id if it was given one."""
 
     flow_id: str
@@ -99,8 +99,8 @@ class RunKey:
 
 
 @dataclass(frozen=True)
-class TaskKey:
-    run: RunKey
+class TaskIds:
+    run: RunIds
     step_name: str
     task_id: int
     task_name: str | None

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
-from flowscope.service.v3_reads import (
+from flowscope.service.metadata_reads import (
     find_task,
     flow_body,
     run_body,
@@ -44,10 +44,10 @@ from flowscope.service.v3_schema import (
 from flowscope.service.v3_shapes import (
     FlowBody,
     RunBody,
-    RunKey,
+    RunIds,
     StepBody,
     TaskBody,
-    TaskKey,
+    TaskIds,
     V3Change,
     heartbeat_capable,
     is_number,
@@ -110,7 +110,7 @@ class V3Writes:
         with self._lock, self.engine.begin() as conn:
             yield conn
 
-    def _changed(self, run: RunKey, what: str) -> None:
+    def _changed(self, run: RunIds, what: str) -> None:
         if self.on_change is None:
             return
         try:
@@ -133,7 +133,7 @@ class V3Writes:
             assert found is not None
         return found
 
-    def _task(self, conn: Connection, run: Row[Any], step_name: str, task: str) -> TaskKey:
+    def _task(self, conn: Connection, run: Row[Any], step_name: str, task: str) -> TaskIds:
         found = find_task(conn, run_key(run), step_name, task)
         if found is None:
             raise NotFound(f"task {run.flow_id}/{run.run_number}/{step_name}/{task} not found")
@@ -421,7 +421,7 @@ def _text(value: Any, default: str) -> str | None:
     return None
 
 
-def _metadata_row(item: Any, task: TaskKey, ts: int) -> dict[str, Any] | None:
+def _metadata_row(item: Any, task: TaskIds, ts: int) -> dict[str, Any] | None:
     if not isinstance(item, dict):
         return None
     field_name = _text(item.get("field_name"), " ")
@@ -448,7 +448,7 @@ def _metadata_row(item: Any, task: TaskKey, ts: int) -> dict[str, Any] | None:
     }
 
 
-def _artifact_row(item: Any, task: TaskKey, ts: int) -> dict[str, Any] | None:
+def _artifact_row(item: Any, task: TaskIds, ts: int) -> dict[str, Any] | None:
     if not isinstance(item, dict):
         return None
     try:

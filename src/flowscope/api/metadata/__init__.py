@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from flowscope.api.metadata import objects, records
 from flowscope.api.metadata.auth import ApiKeyGuard, api_keys_from
 from flowscope.api.metadata.common import SERVICE_VERSION, VERSION_HEADER, RequestError, respond
-from flowscope.service.v3_reads import V3Reads
+from flowscope.service.metadata_reads import V3Reads
 from flowscope.service.v3_writes import (
     BadRequest,
     Conflict,

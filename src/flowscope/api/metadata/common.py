@@ -8,7 +8,7 @@ import orjson
 from fastapi import Request
 from starlette.responses import Response
 
-from flowscope.service.v3_reads import V3Reads
+from flowscope.service.metadata_reads import V3Reads
 from flowscope.service.v3_writes import V3Writes
 
 # The metaflow-service version flowscope answers as (header METADATA_SERVICE_VERSION).
