@@ -327,3 +327,70 @@ def test_a_flow_runs_with_the_clients_api_key(tmp_path: Path) -> None:
             client_call(unkeyed, READ_TAGS, f"TagsFlow/{run_id}")
     store.close()
     engine.dispose()
+
+
+READ_STRING_IDS = """
+import json, sys
+from metaflow import Run, Task, namespace
+namespace(None)
+run = Run(sys.argv[1])
+task = Task(sys.argv[1] + "/start/t-1")
+print(json.dumps({
+    "run": run.id,
+    "steps": sorted(s.id for s in run),
+    "tasks": sorted(t.id for t in run["start"]),
+    "metadata": task.metadata_dict,
+    "artifacts": sorted(a.id for a in task.artifacts),
+    "tags": sorted(run.user_tags),
+}))
+"""
+
+
+def test_string_run_and_task_ids_read_back_through_the_client(team: TeamServer) -> None:
+    """Schedulers register string ids (`argo-…`, `t-…`); the client reads them as given."""
+    import json
+
+    import httpx
+
+    base = team.env["METAFLOW_SERVICE_URL"]
+    with httpx.Client(base_url=base) as http:
+        assert http.post("/flows/StringIdsFlow", json={}).status_code == 200
+        run = http.post(
+            "/flows/StringIdsFlow/run",
+            json={"run_number": "argo-123", "tags": ["sched"], "system_tags": ["user:tester"]},
+        )
+        assert run.json()["run_number"] == "argo-123"
+        http.post("/flows/StringIdsFlow/runs/argo-123/steps/start/step", json={})
+        task = http.post(
+            "/flows/StringIdsFlow/runs/argo-123/steps/start/task", json={"task_id": "t-1"}
+        )
+        assert task.json()["task_id"] == "t-1"
+        http.post(
+            "/flows/StringIdsFlow/runs/argo-123/steps/start/tasks/t-1/metadata",
+            json=[
+                {"field_name": "attempt", "value": "0", "type": "attempt", "tags": ["attempt_id:0"]}
+            ],
+        )
+        http.post(
+            "/flows/StringIdsFlow/runs/argo-123/steps/start/tasks/t-1/artifact",
+            json=[
+                {
+                    "name": "model",
+                    "attempt_id": 0,
+                    "sha": "abc",
+                    "ds_type": "local",
+                    "location": ":root:/nowhere/.metaflow",
+                    "content_type": "gzip+pickle-v4",
+                    "type": "metaflow.artifact",
+                }
+            ],
+        )
+    seen = json.loads(client_call(team.env, READ_STRING_IDS, "StringIdsFlow/argo-123"))
+    assert seen == {
+        "run": "argo-123",
+        "steps": ["start"],
+        "tasks": ["t-1"],
+        "metadata": {"attempt": "0"},
+        "artifacts": ["model"],
+        "tags": ["sched"],
+    }
