@@ -59,7 +59,10 @@ def create_metadata_app(
 ) -> ASGIApp:
     """The metadata service on the v3 tables of `engine`'s database (made by
     `flowscope db upgrade`). `on_change(V3Change)` is called after every committed write
-    that changes a run; with `api_keys`, requests need one of them in `x-api-key`."""
+    that changes a run (`what`: run, step, task, metadata, artifacts, tags, heartbeat), in
+    the request's worker thread, before the answer is sent: it should only note the run
+    (e.g. queue it for a re-sync), not do the work. With `api_keys`, requests need one of
+    them in `x-api-key`."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.state.reads = V3Reads(engine)
     app.state.writes = V3Writes(engine, on_change)
