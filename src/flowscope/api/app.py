@@ -22,6 +22,7 @@ from flowscope.datastore import NotFoundError
 from flowscope.store import BadCursor
 
 API_PREFIX = "/api/v1"
+METADATA_PREFIX = "/metadata"
 UI_DIR = Path(__file__).resolve().parent.parent / "web" / "dist"
 BASE_HREF = re.compile(rb'<base href="[^"]*"\s*/?>')
 
@@ -94,6 +95,9 @@ def create_api(ctx: AppContext) -> FastAPI:
     async def unknown_api(rest: str) -> Response:
         return FastJSON({"error": f"no such endpoint: {API_PREFIX}/{rest}"}, status_code=404)
 
+    if ctx.metadata_app is not None:
+        # Before the UI's catch-all; a separate app, so not in the public OpenAPI spec.
+        api.router.routes.append(Mount(METADATA_PREFIX, app=ctx.metadata_app))
     _mount_ui(api, ctx)
     return api
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from starlette.types import ASGIApp
+
 from flowscope.ingest.sources import TaskDetails, task_details_for
 from flowscope.store import RunRef, Store
 
@@ -32,6 +34,8 @@ class AppContext:
     root: str | None = None  # the .metaflow folder being indexed, for /health
     database: str | None = None  # the metaflow-service database followed (no password)
     ui_dir: Path | None = None
+    # flowscope as metaflow-service, mounted at /metadata (flowscope.api.metadata).
+    metadata_app: ASGIApp | None = None
     _datastores: dict[str, LocalDatastore] = field(default_factory=dict)
     _details: dict[tuple[str, str], TaskDetails | None] = field(default_factory=dict)
 
