@@ -34,6 +34,13 @@ def main(argv: list[str] | None = None) -> int:
         "--base-path", default="/", help="serve under a path prefix, e.g. /flowscope"
     )
     serve.add_argument("--poll", action="store_true", help="poll the file system (network mounts)")
+    serve.add_argument(
+        "--metadata-service",
+        action="store_true",
+        help="also be the metadata service: serve metaflow-service's REST API under /metadata, "
+        "writing the v3 tables of --db (made by `flowscope db upgrade`)",
+    )
+    metadata_options(serve)
 
     index = commands.add_parser("index", help="index the datastore once and exit")
     _source_options(index)
@@ -152,8 +159,8 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     try:
         result = v3_ddl.upgrade(engine)
         print(f"flowscope: {result.describe()}")
-        # Next (issue 8, section 1): flowscope's own index schema `flowscope` in this
-        # database, created here with the same engine.
+        index = _upgrade_index(args.db)
+        print(f"flowscope: {index}")
     except v3_ddl.PartialSchemaError as exc:
         print(f"flowscope: {exc}", file=sys.stderr)
         return 2
@@ -165,6 +172,21 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     return 0
+
+
+def _upgrade_index(db_url: str) -> str:
+    """flowscope's own index beside the v3 tables: a `flowscope` schema (PostgreSQL) or
+    tables in the same file (SQLite), at the newest revision."""
+    from flowscope.index_location import choose_index
+    from flowscope.store import Store
+
+    location = choose_index(db_url)
+    if location.note:
+        return location.note
+    Store(location.url).close()  # migrates
+    return "flowscope's index is ready" + (
+        " in schema flowscope" if db_url.startswith("postgresql") else ""
+    )
 
 
 def _sync_service(db_url: str, index_url: str | None) -> int:
@@ -192,8 +214,12 @@ def _sync_service(db_url: str, index_url: str | None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from flowscope.server import serve
+    from flowscope.api.metadata import api_keys_from
+    from flowscope.server import MetadataService, serve
 
+    metadata = None
+    if args.metadata_service:
+        metadata = MetadataService(tuple(api_keys_from(args.metadata_api_key)))
     return serve(
         root=args.root,
         db_url=args.db or default_db_url(),
@@ -202,6 +228,7 @@ def _serve(args: argparse.Namespace) -> int:
         base_path=args.base_path,
         poll=args.poll,
         index_url=args.index,
+        metadata=metadata,
     )
 
 

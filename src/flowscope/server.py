@@ -6,6 +6,7 @@ import errno
 import socket
 import sys
 import threading
+from dataclasses import dataclass
 from typing import IO, Protocol
 
 import uvicorn
@@ -18,6 +19,7 @@ from flowscope.ingest.live import LiveIndexer
 from flowscope.ingest.local_indexer import LocalIndexer, PassStats
 from flowscope.ingest.locate import find_datastore
 from flowscope.ingest.sources import ServiceTaskDetails
+from flowscope.service.v3_shapes import V3Change
 from flowscope.service_mode import follower as service_follower
 from flowscope.service_mode import is_service_database, open_service
 from flowscope.store import Store
@@ -63,6 +65,13 @@ class FirstIndexReport:
         )
 
 
+@dataclass(frozen=True)
+class MetadataService:
+    """Serve metaflow-service's REST API under /metadata, writing the v3 tables of --db."""
+
+    api_keys: tuple[str, ...] = ()
+
+
 def build(
     root: str | None,
     db_url: str,
@@ -70,9 +79,15 @@ def build(
     poll: bool = False,
     index_url: str | None = None,
     report: FirstIndexReport | None = None,
+    metadata: MetadataService | None = None,
 ) -> tuple[AppContext, Follower | None]:
     if is_service_database(db_url):
-        return _build_service(db_url, index_url, base_path)
+        return _build_service(db_url, index_url, base_path, metadata)
+    if metadata is not None:
+        raise SystemExit(
+            f"flowscope: --metadata-service needs a database with metaflow-service's tables; "
+            f"make them first: flowscope db upgrade --db {db_url}"
+        )
     store = Store(db_url)
     ctx = AppContext(store=store, base_path=base_path)
     datastore = find_datastore(root)
@@ -92,13 +107,24 @@ def build(
 
 
 def _build_service(
-    db_url: str, index_url: str | None, base_path: str
+    db_url: str, index_url: str | None, base_path: str, metadata: MetadataService | None
 ) -> tuple[AppContext, Follower]:
     mode = open_service(db_url, index_url)
     ctx = AppContext(store=mode.store, base_path=base_path, database=mode.location)
     ctx.register_details("service", mode.location, ServiceTaskDetails(mode.v3_engine))
     follow = service_follower(mode, ctx.index.ready)
     ctx.index.sync = follow.progress
+    if metadata is not None:
+        from flowscope.api.metadata import create_metadata_app
+
+        def changed(change: V3Change) -> None:
+            # Heartbeats move liveness only, which the follower re-checks every second.
+            if change.what != "heartbeat":
+                follow.touch(change.flow_id, change.run_number)
+
+        ctx.metadata_app = create_metadata_app(
+            mode.v3_engine, on_change=changed, api_keys=metadata.api_keys
+        )
     return ctx, follow
 
 
@@ -159,6 +185,7 @@ def serve(
     base_path: str = "/",
     poll: bool = False,
     index_url: str | None = None,
+    metadata: MetadataService | None = None,
 ) -> int:
     try:
         sock = listen(host, port)
@@ -166,13 +193,19 @@ def serve(
         print(listen_error(host, port, exc), file=sys.stderr)
         return 1
     report = FirstIndexReport(sys.stderr)
-    ctx, live = build(root, db_url, base_path, poll, index_url, report)
+    ctx, live = build(root, db_url, base_path, poll, index_url, report, metadata)
     app = create_app(ctx)
     if live is not None:
         print(f"flowscope: indexing {ctx.root or ctx.database}", file=sys.stderr)
     else:
         print("flowscope: no Metaflow datastore here; serving the existing index", file=sys.stderr)
     shown_host = f"[{host}]" if ":" in host else host
+    if ctx.metadata_app is not None:
+        print(
+            f"flowscope: metadata service at http://{shown_host}:{port}{ctx.base_path}metadata "
+            "(METAFLOW_DEFAULT_METADATA=service METAFLOW_SERVICE_URL=<that URL>)",
+            file=sys.stderr,
+        )
     print(f"flowscope: open http://{shown_host}:{port}{ctx.base_path}", file=sys.stderr, flush=True)
     if live is not None:
         live.start()
