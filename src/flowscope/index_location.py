@@ -28,9 +28,21 @@ class IndexLocation:
 
 
 def in_schema(url: str, schema: str = INDEX_SCHEMA) -> str:
-    """A PostgreSQL URL whose connections work inside `schema` (libpq `options`)."""
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+    """A PostgreSQL URL whose connections work inside `schema` (libpq `options`, replacing
+    any search_path the URL set)."""
+    parsed = sa.engine.make_url(url)
+    query = {k: v for k, v in parsed.query.items() if k != "options"}
+    base = parsed.set(query=query).render_as_string(hide_password=False)
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+def index_schema_for(conn: sa.Connection) -> str:
+    """`flowscope` beside v3 tables in `public`; `flowscope_<schema>` beside v3 tables in
+    another schema (metaflow-service's DB_SCHEMA_NAME), so two deployments sharing one
+    database keep two indexes."""
+    current = conn.execute(sa.text("SELECT current_schema()")).scalar()
+    return INDEX_SCHEMA if current in (None, "public") else f"{INDEX_SCHEMA}_{current}"
 
 
 def redacted(url: str) -> str:
@@ -54,27 +66,28 @@ def choose_index(db_url: str, index_url: str | None = None, create: bool = True)
     engine = create_engine(db_url)
     try:
         with engine.connect() as conn:
-            if create and _may_create_schema(conn):
-                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{INDEX_SCHEMA}"'))
+            schema = index_schema_for(conn)
+            if create and _may_create_schema(conn, schema):
+                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
                 conn.commit()
-            if _may_write_schema(conn):
-                return IndexLocation(in_schema(db_url))
+            if _may_write_schema(conn, schema):
+                return IndexLocation(in_schema(db_url, schema))
     finally:
         engine.dispose()
     cache = local_cache_url(db_url)
     return IndexLocation(
         cache,
         note=(
-            f"flowscope: this database role cannot write a `{INDEX_SCHEMA}` schema in "
+            f"flowscope: this database role cannot write flowscope's index schema in "
             f"{redacted(db_url)}; keeping the index in {cache.removeprefix('sqlite:///')} "
             "(run `flowscope db upgrade --db URL` as a role that may, or pass --index URL)"
         ),
     )
 
 
-def _may_create_schema(conn: sa.Connection) -> bool:
+def _may_create_schema(conn: sa.Connection, schema: str) -> bool:
     exists = conn.execute(
-        sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": INDEX_SCHEMA}
+        sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}
     ).first()
     if exists:
         return False
@@ -85,24 +98,22 @@ def _may_create_schema(conn: sa.Connection) -> bool:
     )
 
 
-def _may_write_schema(conn: sa.Connection) -> bool:
+def _may_write_schema(conn: sa.Connection, schema: str) -> bool:
     """The schema exists and this role may create tables in it (migrations) or, once
     they exist, write them."""
     exists = conn.execute(
-        sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": INDEX_SCHEMA}
+        sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}
     ).first()
     if not exists:
         return False
-    if conn.execute(
-        sa.text("SELECT has_schema_privilege(:s, 'CREATE')"), {"s": INDEX_SCHEMA}
-    ).scalar():
+    if conn.execute(sa.text("SELECT has_schema_privilege(:s, 'CREATE')"), {"s": schema}).scalar():
         return True
-    runs = conn.execute(sa.text("SELECT to_regclass(:t)"), {"t": f"{INDEX_SCHEMA}.runs"}).scalar()
+    runs = conn.execute(sa.text("SELECT to_regclass(:t)"), {"t": f"{schema}.runs"}).scalar()
     if runs is None:
         return False
     return bool(
         conn.execute(
             sa.text("SELECT has_table_privilege(:t, 'INSERT,UPDATE,DELETE')"),
-            {"t": f"{INDEX_SCHEMA}.runs"},
+            {"t": f"{schema}.runs"},
         ).scalar()
     )

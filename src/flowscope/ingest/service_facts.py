@@ -15,7 +15,7 @@ from typing import Any
 
 from flowscope.ingest.facts import AttemptFacts, RunFacts, TaskFacts
 from flowscope.ingest.local_reader import foreach_label, short_repr
-from flowscope.service.v3_reads import V3Artifact, V3Metadata, V3Run, V3Task
+from flowscope.service.v3_reads import V3Artifact, V3Attempt, V3Origins, V3Run, V3Task
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,9 @@ class RunRows:
 
     run: V3Run
     tasks: list[V3Task] = field(default_factory=list)
-    metadata: list[V3Metadata] = field(default_factory=list)
+    attempts: list[V3Attempt] = field(default_factory=list)
     artifacts: list[V3Artifact] = field(default_factory=list)
+    origins: V3Origins | None = None
 
 
 class ValueCache:
@@ -68,14 +69,9 @@ def run_facts(rows: RunRows, values: ValueCache) -> RunFacts:
     graph_artifact = next((a for a in params if a.name == "_graph_info"), None)
     graph = values.value(graph_artifact)
     graph = graph if isinstance(graph, dict) else None
-    first: dict[str, str | None] = {}
-    for meta in rows.metadata:
-        if meta.field_name in ("origin-run-id", "ds-type", "ds-root") and meta.step_name != (
-            "_parameters"
-        ):
-            first.setdefault(meta.field_name, meta.value if meta.value != "None" else None)
+    origins = rows.origins or V3Origins(None, None, None)
     task_seen = max((t.last_heartbeat_ts or 0 for t in rows.tasks), default=0) * 1000
-    meta_seen = max((m.ts_epoch for m in rows.metadata), default=0)
+    meta_seen = max((a.newest_ts for a in rows.attempts), default=0)
     return RunFacts(
         flow_id=run.flow_id,
         run_id=run.exposed_id,
@@ -85,9 +81,9 @@ def run_facts(rows: RunRows, values: ValueCache) -> RunFacts:
         system_tags=run.system_tags,
         graph=graph,
         parameters=_parameters(graph, params, values) if graph is not None else None,
-        origin_run_id=first.get("origin-run-id"),
-        ds_type=first.get("ds-type"),
-        ds_root=first.get("ds-root"),
+        origin_run_id=origins.origin_run_id,
+        ds_type=origins.ds_type,
+        ds_root=origins.ds_root,
         last_seen_at=max(task_seen, meta_seen, run.ts_epoch) or None,
         heartbeat_at=run.last_heartbeat_ts * 1000 if run.last_heartbeat_ts else None,
         fingerprint=None,
@@ -95,62 +91,51 @@ def run_facts(rows: RunRows, values: ValueCache) -> RunFacts:
 
 
 def task_facts(rows: RunRows, values: ValueCache) -> list[TaskFacts]:
-    metadata: dict[int, list[V3Metadata]] = {}
-    for meta in rows.metadata:
-        metadata.setdefault(meta.task_id, []).append(meta)
+    attempts: dict[int, list[V3Attempt]] = {}
+    for attempt in rows.attempts:
+        attempts.setdefault(attempt.task_id, []).append(attempt)
     artifacts: dict[int, list[V3Artifact]] = {}
     for artifact in rows.artifacts:
         artifacts.setdefault(artifact.task_id, []).append(artifact)
     return [
-        _task(task, metadata.get(task.task_id, []), artifacts.get(task.task_id, []), values)
+        _task(task, attempts.get(task.task_id, []), artifacts.get(task.task_id, []), values)
         for task in rows.tasks
         if task.step_name != "_parameters"
     ]
 
 
 def _task(
-    task: V3Task, metadata: list[V3Metadata], artifacts: list[V3Artifact], values: ValueCache
+    task: V3Task, rows: list[V3Attempt], artifacts: list[V3Artifact], values: ValueCache
 ) -> TaskFacts:
-    started: dict[int, int] = {}
-    done: dict[int, int] = {}
-    ok: dict[int, bool] = {}
+    by_attempt: dict[tuple[int, str], V3Artifact] = {(a.attempt_id, a.name): a for a in artifacts}
     stack: list[str] | None = None
     path: str | None = None
-    for meta in metadata:
-        if meta.field_name == "attempt":
-            number = _int(meta.value)
-            if number is not None:
-                started[number] = min(meta.ts_epoch, started.get(number, meta.ts_epoch))
-        elif meta.field_name == "attempt-done" and meta.attempt is not None:
-            done[meta.attempt] = meta.ts_epoch
-        elif meta.field_name == "attempt_ok" and meta.attempt is not None:
-            ok[meta.attempt] = meta.value.lower() == "true"
-        elif meta.field_name == "foreach-stack":
-            stack = _array(meta.value)
-        elif meta.field_name == "foreach-execution-path":
-            path = meta.value
-    by_attempt: dict[tuple[int, str], V3Artifact] = {(a.attempt_id, a.name): a for a in artifacts}
     attempts: list[AttemptFacts] = []
-    for number in sorted(set(started) | set(done) | set(ok)):
-        outcome = ok.get(number)
-        if outcome is None and number in done:
+    for row in sorted((r for r in rows if r.attempt is not None), key=lambda r: r.attempt or 0):
+        number = row.attempt or 0
+        if row.foreach_stack is not None:
+            stack = _array(row.foreach_stack)
+        if row.foreach_path is not None:
+            path = row.foreach_path
+        if row.started_at is None and row.done_at is None and row.ok is None:
+            continue  # only labels were recorded under this attempt
+        outcome = None if row.ok is None else row.ok.lower() == "true"
+        if outcome is None and row.done_at is not None:
             # attempt_ok is missing (older clients): the _task_ok artifact decides.
             value = values.value(by_attempt.get((number, "_task_ok")))
             outcome = value if isinstance(value, bool) else None
         attempts.append(
             AttemptFacts(
-                attempt=number,
-                started_at=started.get(number),
-                finished_at=done.get(number),
-                ok=outcome,
+                attempt=number, started_at=row.started_at, finished_at=row.done_at, ok=outcome
             )
         )
     succeeded = None
     if attempts and attempts[-1].ok is True:
         value = values.value(by_attempt.get((attempts[-1].attempt, "_success")))
         succeeded = value if isinstance(value, bool) else None
-    newest = max((m.id for m in metadata), default=0)
+    newest = max((r.newest_id for r in rows), default=0)
     heartbeat = task.last_heartbeat_ts * 1000 if task.last_heartbeat_ts else None
+    seen = max(heartbeat or 0, max((r.newest_ts for r in rows), default=0))
     return TaskFacts(
         step_name=task.step_name,
         task_id=task.exposed_id,
@@ -158,7 +143,7 @@ def _task(
         attempts=attempts,
         succeeded=succeeded,
         foreach_label=foreach_label(stack, path),
-        last_seen_at=max(heartbeat or 0, max((m.ts_epoch for m in metadata), default=0)) or None,
+        last_seen_at=seen or None,
         # New metadata or artifacts change the task; heartbeats alone do not.
         fingerprint=f"{newest}:{len(artifacts)}",
     )
@@ -211,10 +196,3 @@ def _array(value: str) -> list[str] | None:
     if current or items:
         items.append("".join(current))
     return items
-
-
-def _int(value: str) -> int | None:
-    try:
-        return int(value)
-    except ValueError:
-        return None

@@ -263,8 +263,10 @@ def _rows_of(conn: Connection, runs: list[v3.V3Run]) -> list[RunRows]:
     keys = list(by_key)
     for task in v3.tasks_of(conn, keys):
         by_key[(task.flow_id, task.run_number)].tasks.append(task)
-    for meta in v3.status_metadata_of(conn, keys):
-        by_key[(meta.flow_id, meta.run_number)].metadata.append(meta)
+    for attempt in v3.attempts_of(conn, keys):
+        by_key[(attempt.flow_id, attempt.run_number)].attempts.append(attempt)
+    for key, origins in v3.origins_of(conn, keys).items():
+        by_key[key].origins = origins
     for artifact in v3.status_artifacts_of(conn, keys):
         by_key[(artifact.flow_id, artifact.run_number)].artifacts.append(artifact)
     return list(by_key.values())
@@ -272,15 +274,9 @@ def _rows_of(conn: Connection, runs: list[v3.V3Run]) -> list[RunRows]:
 
 def _with_params(conn: Connection, rows: RunRows) -> RunRows:
     """The run's `_parameters` task rows (graph, parameters, where its data lives)."""
-    params = [a for a in v3.parameter_artifacts(conn, rows.run.key)]
-    first_task = v3.status_metadata_of(conn, [rows.run.key], _first_task_ids(conn, rows))
-    return RunRows(rows.run, [], first_task, params)
-
-
-def _first_task_ids(conn: Connection, rows: RunRows) -> list[int]:
-    tasks = v3.tasks_of(conn, [rows.run.key]) if not rows.tasks else rows.tasks
-    ordinary = sorted(t.task_id for t in tasks if t.step_name != "_parameters")
-    return ordinary[:1]
+    params = v3.parameter_artifacts(conn, rows.run.key)
+    origins = v3.origins_of(conn, [rows.run.key]).get(rows.run.key)
+    return RunRows(rows.run, [], [], params, origins)
 
 
 def _changed_tasks(
@@ -302,7 +298,7 @@ def _changed_tasks(
     subset = RunRows(
         rows.run,
         tasks,
-        v3.status_metadata_of(conn, [key], ids),
+        v3.attempts_of(conn, [key], ids),
         v3.status_artifacts_of(conn, [key], ids),
     )
     changed = [
@@ -318,7 +314,7 @@ def _fingerprint(rows: RunRows) -> str:
     """What a whole run's rows looked like: new metadata, tasks or artifacts, or edited
     tags, change it (heartbeats do not; a run still beating is never sealed anyway)."""
     run = rows.run
-    newest = max((m.id for m in rows.metadata), default=0)
+    newest = max((a.newest_id for a in rows.attempts), default=0)
     tags = hashlib.sha1(orjson.dumps([sorted(run.tags), sorted(run.system_tags)])).hexdigest()
     return f"v3:{newest}:{len(rows.tasks)}:{len(rows.artifacts)}:{tags[:12]}"
 

@@ -25,16 +25,14 @@ from flowscope.service.v3_schema import (
 )
 
 RunKey = tuple[str, int]  # (flow_id, run_number)
-# Metadata that decides statuses and labels; the rest is read on demand (task pages).
-STATUS_FIELDS = (
+# Metadata that decides statuses and labels, aggregated per attempt (`attempts_of`);
+# the rest is read on demand (task pages).
+ATTEMPT_FIELDS = (
     "attempt",
     "attempt-done",
     "attempt_ok",
     "foreach-stack",
     "foreach-execution-path",
-    "origin-run-id",
-    "ds-type",
-    "ds-root",
 )
 # Artifacts the index needs: the outcome when `attempt_ok` is missing, @catch's verdict,
 # and (of the `_parameters` task) the graph.
@@ -287,22 +285,109 @@ def _task(row: Any) -> V3Task:
     )
 
 
-def status_metadata_of(
+class V3Attempt(NamedTuple):
+    """One attempt of a task, from its metadata rows, aggregated by the database."""
+
+    flow_id: str
+    run_number: int
+    step_name: str
+    task_id: int
+    attempt: int | None  # the `attempt_id:N` tag
+    started_at: int | None  # the `attempt` row
+    done_at: int | None  # `attempt-done`
+    ok: str | None  # `attempt_ok`: "True"/"False"
+    foreach_stack: str | None
+    foreach_path: str | None
+    newest_id: int  # the newest metadata row: what a re-read would have to look past
+    newest_ts: int
+
+
+class V3Origins(NamedTuple):
+    """What a run's tasks record about its origin and its datastore."""
+
+    origin_run_id: str | None
+    ds_type: str | None
+    ds_root: str | None
+
+
+def attempts_of(
     conn: Connection, keys: Iterable[RunKey], task_ids: Iterable[int] | None = None
-) -> list[V3Metadata]:
-    """The metadata rows that decide statuses, for every task of the runs (or only the
-    given tasks of one run), oldest first."""
+) -> list[V3Attempt]:
+    """Every attempt of every task of the runs (or only of the given tasks of one run).
+
+    Grouped in the database, one row an attempt: a million-run archive holds several
+    metadata rows per attempt, and the database adds them up faster than Python reads them.
+    """
     m = metadata_v3
-    found: list[V3Metadata] = []
+    attempt = _attempt_tag(conn, m)
+
+    def of(field: str, aggregate: Any, column: Any) -> Any:
+        return aggregate(column).filter(m.c.field_name == field)
+
     wanted_tasks = sorted(set(task_ids)) if task_ids is not None else None
+    found: list[V3Attempt] = []
     for chunk in _chunks(sorted(set(keys))):
-        query = sa.select(*_metadata_columns()).where(
-            _run_in(m, chunk), m.c.field_name.in_(STATUS_FIELDS)
+        query = (
+            sa.select(
+                m.c.flow_id,
+                m.c.run_number,
+                m.c.step_name,
+                m.c.task_id,
+                attempt,
+                of("attempt", sa.func.min, m.c.ts_epoch),
+                of("attempt-done", sa.func.max, m.c.ts_epoch),
+                of("attempt_ok", sa.func.max, m.c.value),
+                of("foreach-stack", sa.func.max, m.c.value),
+                of("foreach-execution-path", sa.func.max, m.c.value),
+                sa.func.max(m.c.id),
+                sa.func.max(m.c.ts_epoch),
+            )
+            .where(_run_in(m, chunk), m.c.field_name.in_(ATTEMPT_FIELDS))
+            .group_by(m.c.flow_id, m.c.run_number, m.c.step_name, m.c.task_id, attempt)
         )
         if wanted_tasks is not None:
             query = query.where(m.c.task_id.in_(wanted_tasks))
-        found.extend(_metadata(row) for row in conn.execute(query.order_by(m.c.id)).all())
+        found.extend(V3Attempt._make(row) for row in conn.execute(query).all())
     return found
+
+
+def origins_of(conn: Connection, keys: Iterable[RunKey]) -> dict[RunKey, V3Origins]:
+    """`origin-run-id`, `ds-type`, `ds-root` per run (every task records the same)."""
+    m = metadata_v3
+
+    def of(field: str) -> Any:
+        return sa.func.max(m.c.value).filter(m.c.field_name == field)
+
+    found: dict[RunKey, V3Origins] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        rows = conn.execute(
+            sa.select(
+                m.c.flow_id, m.c.run_number, of("origin-run-id"), of("ds-type"), of("ds-root")
+            )
+            .where(
+                _run_in(m, chunk),
+                m.c.field_name.in_(("origin-run-id", "ds-type", "ds-root")),
+                m.c.step_name != "_parameters",
+            )
+            .group_by(m.c.flow_id, m.c.run_number)
+        ).all()
+        for flow_id, run_number, origin, ds_type, ds_root in rows:
+            found[(flow_id, int(run_number))] = V3Origins(
+                None if origin in (None, "None", "") else origin, ds_type, ds_root
+            )
+    return found
+
+
+def _attempt_tag(conn: Connection, m: sa.Table) -> Any:
+    """N of the row's `attempt_id:N` tag, in SQL."""
+    if conn.dialect.name == "postgresql":
+        found = sa.func.substring(sa.cast(m.c.tags, sa.Text), r"attempt_id:([0-9]+)")
+        return sa.cast(found, sa.Integer).label("attempt")
+    at = sa.func.instr(m.c.tags, "attempt_id:")
+    return sa.case(
+        (at > 0, sa.cast(sa.func.substr(m.c.tags, at + len("attempt_id:")), sa.Integer)),
+        else_=None,
+    ).label("attempt")
 
 
 def task_metadata(
