@@ -97,18 +97,20 @@ def insert_new_runs(conn: Connection, source_id: int, runs: Sequence[WholeRun]) 
     _insert_many(conn, s.run_tags, ("tag", "run_pk", "is_system"), tag_rows)
     _count_flows(conn, fresh, pks)
     now = int(time.time() * 1000)
-    conn.execute(
-        sa.insert(s.events),
+    _insert_many(
+        conn,
+        s.events,
+        ("ts", "kind", "flow_id", "run_id", "step_name", "task_id", "data"),
         [
-            {
-                "ts": now,
-                "kind": "run_created",
-                "flow_id": w.run.flow_id,
-                "run_id": w.run.run_id,
-                "step_name": None,
-                "task_id": None,
-                "data": orjson.dumps(run_record_item(w.run)).decode(),
-            }
+            (
+                now,
+                "run_created",
+                w.run.flow_id,
+                w.run.run_id,
+                None,
+                None,
+                orjson.dumps(run_record_item(w.run)).decode(),
+            )
             for w in fresh
         ],
     )
@@ -168,20 +170,15 @@ def _run_pks(
     conn: Connection, source_id: int, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], int]:
     r = s.runs
-    by_flow: dict[str, list[str]] = defaultdict(list)
-    for flow_id, run_id in keys:
-        by_flow[flow_id].append(run_id)
     found: dict[tuple[str, str], int] = {}
-    for flow_id, run_ids in by_flow.items():
-        for i in range(0, len(run_ids), 500):
-            for row in conn.execute(
-                sa.select(r.c.pk, r.c.run_id).where(
-                    r.c.source_id == source_id,
-                    r.c.flow_id == flow_id,
-                    r.c.run_id.in_(run_ids[i : i + 500]),
-                )
-            ):
-                found[(flow_id, row.run_id)] = int(row.pk)
+    for i in range(0, len(keys), 500):
+        for pk, flow_id, run_id in conn.execute(
+            sa.select(r.c.pk, r.c.flow_id, r.c.run_id).where(
+                r.c.source_id == source_id,
+                sa.tuple_(r.c.flow_id, r.c.run_id).in_(keys[i : i + 500]),
+            )
+        ).all():
+            found[(flow_id, run_id)] = int(pk)
     return found
 
 
@@ -200,20 +197,16 @@ def _task_pks(conn: Connection, run_pks: Sequence[int]) -> dict[tuple[int, str, 
 
 def _present(conn: Connection, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     r = s.runs
-    by_flow: dict[str, list[str]] = defaultdict(list)
-    for flow_id, run_id in keys:
-        by_flow[flow_id].append(run_id)
     found: set[tuple[str, str]] = set()
-    for flow_id, run_ids in by_flow.items():
-        for i in range(0, len(run_ids), 500):
-            found.update(
-                (row.flow_id, row.run_id)
-                for row in conn.execute(
-                    sa.select(r.c.flow_id, r.c.run_id).where(
-                        r.c.flow_id == flow_id, r.c.run_id.in_(run_ids[i : i + 500])
-                    )
+    for i in range(0, len(keys), 500):
+        found.update(
+            (flow_id, run_id)
+            for flow_id, run_id in conn.execute(
+                sa.select(r.c.flow_id, r.c.run_id).where(
+                    sa.tuple_(r.c.flow_id, r.c.run_id).in_(keys[i : i + 500])
                 )
-            )
+            ).all()
+        )
     return found
 
 
