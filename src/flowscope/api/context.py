@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flowscope.datastore import NotFoundError
+from flowscope.datastore.factory import Datastores
 from flowscope.ingest.sources import TaskDetails, task_details_for
+from flowscope.pathspec import Pathspec
 from flowscope.store import RunRef, Store
 
 if TYPE_CHECKING:
-    from flowscope.datastore.local import LocalDatastore
+    from flowscope.datastore.base import Datastore
 
 
 @dataclass
@@ -28,7 +31,7 @@ class AppContext:
     base_path: str = "/"
     root: str | None = None  # the .metaflow folder being indexed, for /health
     ui_dir: Path | None = None
-    _datastores: dict[str, LocalDatastore] = field(default_factory=dict)
+    datastores: Datastores = field(default_factory=Datastores)
     _details: dict[tuple[str, str], TaskDetails | None] = field(default_factory=dict)
 
     def details_for(self, ref: RunRef) -> TaskDetails | None:
@@ -38,15 +41,23 @@ class AppContext:
             self._details[key] = task_details_for(*key)
         return self._details[key]
 
-    def datastore_for(self, ref: RunRef) -> LocalDatastore | None:
-        """The reader of logs, artifacts and cards for a run's source, if it has one."""
-        if ref.source_kind != "local":
-            return None
-        found = self._datastores.get(ref.source_location)
-        if found is None:
-            from flowscope.datastore.local import LocalDatastore
+    def datastore_for(self, ref: RunRef) -> Datastore | None:
+        """The reader of logs, artifacts and cards of a run, from its ds-type/ds-root."""
+        return self.datastores.for_run(
+            ref.ds_type, ref.ds_root, ref.source_kind, ref.source_location
+        )
 
-            found = self._datastores[ref.source_location] = LocalDatastore(
-                Path(ref.source_location)
-            )
-        return found
+    def origin_of(self, ref: RunRef, task: Pathspec) -> Pathspec | None:
+        """The task a `resume` cloned this one from (its `origin-*` metadata), if any."""
+        details = self.details_for(ref)
+        if details is None:
+            return None
+        try:
+            entries = details.task_metadata(task)
+        except NotFoundError:
+            return None
+        latest = {m.field_name: m.value for m in entries}
+        run, task_id = latest.get("origin-run-id"), latest.get("origin-task-id")
+        if not run or not task_id or "None" in (run, task_id):
+            return None
+        return Pathspec(task.flow, run, task.step, task_id)

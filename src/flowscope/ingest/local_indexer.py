@@ -243,7 +243,7 @@ class LocalIndexer:
         key = (flow_id, sha)
         if key in self._values:
             return self._values[key]
-        value = self.datastore.load_artifact_value(flow_id, sha, max_bytes=1_000_000)
+        value = self.datastore.load_artifact(flow_id, sha, max_bytes=1_000_000)
         if (
             isinstance(value, bool | int | float | str | type(None))
             and len(self._values) < SMALL_VALUE_CACHE
