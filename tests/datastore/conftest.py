@@ -91,7 +91,14 @@ def _run_flow(command: str, *args: str, sysroot: Path, extra: dict[str, str]) ->
     id_file = sysroot / f"{command}.run-id"
     started = time.monotonic()
     _run(
-        [str(FLOWS / "probe_flow.py"), "--no-pylint", command, "--run-id-file", str(id_file), *args],
+        [
+            str(FLOWS / "probe_flow.py"),
+            "--no-pylint",
+            command,
+            "--run-id-file",
+            str(id_file),
+            *args,
+        ],
         sysroot,
         extra,
     )

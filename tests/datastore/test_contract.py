@@ -141,9 +141,7 @@ def test_artifact_info_fields(probe: Probe) -> None:
 
 def _value(probe: Probe, pathspec: str, name: str) -> object:
     info = _artifact(probe, pathspec, 0, name)
-    return probe.datastore.load_artifact(
-        FLOW, info.sha, max_bytes=50 << 20, encoding=info.encoding
-    )
+    return probe.datastore.load_artifact(FLOW, info.sha, max_bytes=50 << 20, encoding=info.encoding)
 
 
 def test_artifact_values_equal_client(probe: Probe) -> None:
