@@ -469,6 +469,12 @@ export interface components {
              * @description `start` of the previous (earlier) page
              */
             next_cursor: string | null;
+            /**
+             * Omitted Bytes
+             * @description bytes at the start of a log too big to read whole from remote storage (only its tail is paged); 0 when the whole log is here
+             * @default 0
+             */
+            omitted_bytes: number;
             /** Start */
             start: number;
             /** Total */
@@ -1032,6 +1038,20 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description The run's datastore is of a kind flowscope cannot read yet */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The run's datastore cannot be reached now (`error` says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     get_artifact_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__artifacts__name__get: {
@@ -1069,6 +1089,20 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description The run's datastore is of a kind flowscope cannot read yet */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The run's datastore cannot be reached now (`error` says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     list_cards_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__cards_get: {
@@ -1102,6 +1136,20 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description The run's datastore is of a kind flowscope cannot read yet */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The run's datastore cannot be reached now (`error` says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1137,6 +1185,20 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description The run's datastore is of a kind flowscope cannot read yet */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The run's datastore cannot be reached now (`error` says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1178,6 +1240,20 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description The run's datastore is of a kind flowscope cannot read yet */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The run's datastore cannot be reached now (`error` says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     download_log_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__logs__stream__download_get: {
@@ -1214,6 +1290,20 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description The run's datastore is of a kind flowscope cannot read yet */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The run's datastore cannot be reached now (`error` says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1253,6 +1343,20 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description The run's datastore is of a kind flowscope cannot read yet */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The run's datastore cannot be reached now (`error` says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
