@@ -96,8 +96,10 @@ def start_moto(log_path: Path) -> S3Server:
         try:
             server.client().list_buckets()
             return server
-        except Exception:
+        except Exception as error:
             if time.monotonic() > deadline:
                 server.stop()
-                raise RuntimeError(f"moto_server did not answer within {START_TIMEOUT_S}s")
+                raise RuntimeError(
+                    f"moto_server did not answer within {START_TIMEOUT_S}s"
+                ) from error
             time.sleep(0.2)

@@ -41,7 +41,13 @@ def test_bad_parameters_are_json_errors(api: TestClient) -> None:
 
 
 def test_health_and_openapi(api: TestClient) -> None:
-    assert api.get("/api/v1/health").json() == {"status": "ok", "ready": True, "root": None}
+    assert api.get("/api/v1/health").json() == {
+        "status": "ok",
+        "ready": True,
+        "root": None,
+        "database": None,
+        "sync": None,
+    }
     spec = api.get("/api/v1/openapi.json").json()
     assert "/api/v1/runs" in spec["paths"]
 

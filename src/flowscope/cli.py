@@ -63,14 +63,28 @@ def main(argv: list[str] | None = None) -> int:
 
 def _source_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--root", default=None, help="the Metaflow sysroot or its .metaflow folder")
-    sub.add_argument("--db", default=None, help="index database URL (default: user cache)")
+    sub.add_argument(
+        "--db",
+        default=None,
+        help="index database URL (default: user cache), or a metaflow-service database "
+        "(one holding its v3 tables) to follow",
+    )
+    sub.add_argument(
+        "--index",
+        default=None,
+        help="with a metaflow-service --db: where to keep flowscope's index (default: a "
+        "`flowscope` schema in that database, or the user cache if the role may only read)",
+    )
 
 
 def _index(args: argparse.Namespace) -> int:
     from flowscope.ingest.local_indexer import LocalIndexer
     from flowscope.ingest.locate import find_datastore
+    from flowscope.service_mode import is_service_database
     from flowscope.store import Store
 
+    if args.db and is_service_database(args.db):
+        return _sync_service(args.db, args.index)
     root = find_datastore(args.root)
     if root is None or not root.is_dir():
         print(
@@ -98,6 +112,30 @@ def _index(args: argparse.Namespace) -> int:
     return 1 if stats.errors else 0
 
 
+def _sync_service(db_url: str, index_url: str | None) -> int:
+    """One sync of a metaflow-service database into the index, then exit."""
+    from flowscope.service_mode import open_service
+
+    mode = open_service(db_url, index_url)
+    if sys.stderr.isatty():
+        from rich.progress import Progress
+
+        with Progress(transient=True) as progress:
+            bar = progress.add_task(f"syncing {mode.location}", total=None)
+            stats = mode.source.sync(
+                lambda done, total: progress.update(bar, completed=done, total=total)
+            )
+    else:
+        stats = mode.source.sync()
+    print(
+        f"synced {mode.location}: {stats.runs_seen} runs ({stats.runs_written} written, "
+        f"{stats.tasks_read} tasks read, {stats.errors} errors) in {stats.seconds:.2f}s"
+    )
+    mode.store.close()
+    mode.v3_engine.dispose()
+    return 1 if stats.errors else 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from flowscope.server import serve
 
@@ -108,6 +146,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         base_path=args.base_path,
         poll=args.poll,
+        index_url=args.index,
     )
 
 

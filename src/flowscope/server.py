@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Protocol
 
 import uvicorn
 
@@ -11,12 +12,27 @@ from flowscope.api.context import AppContext
 from flowscope.ingest.live import LiveIndexer
 from flowscope.ingest.local_indexer import LocalIndexer
 from flowscope.ingest.locate import find_datastore
+from flowscope.ingest.sources import ServiceTaskDetails
+from flowscope.service_mode import follower as service_follower
+from flowscope.service_mode import is_service_database, open_service
 from flowscope.store import Store
 
 
+class Follower(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+
 def build(
-    root: str | None, db_url: str, base_path: str = "/", poll: bool = False
-) -> tuple[AppContext, LiveIndexer | None]:
+    root: str | None,
+    db_url: str,
+    base_path: str = "/",
+    poll: bool = False,
+    index_url: str | None = None,
+) -> tuple[AppContext, Follower | None]:
+    if is_service_database(db_url):
+        return _build_service(db_url, index_url, base_path)
     store = Store(db_url)
     ctx = AppContext(store=store, base_path=base_path)
     datastore = find_datastore(root)
@@ -29,14 +45,31 @@ def build(
     return ctx, live
 
 
+def _build_service(
+    db_url: str, index_url: str | None, base_path: str
+) -> tuple[AppContext, Follower]:
+    mode = open_service(db_url, index_url)
+    ctx = AppContext(store=mode.store, base_path=base_path, database=mode.location)
+    ctx.register_details("service", mode.location, ServiceTaskDetails(mode.v3_engine))
+    follow = service_follower(mode, ctx.index.ready)
+    ctx.index.sync = follow.progress
+    return ctx, follow
+
+
 def serve(
-    root: str | None, db_url: str, host: str, port: int, base_path: str = "/", poll: bool = False
+    root: str | None,
+    db_url: str,
+    host: str,
+    port: int,
+    base_path: str = "/",
+    poll: bool = False,
+    index_url: str | None = None,
 ) -> int:
-    ctx, live = build(root, db_url, base_path, poll)
+    ctx, live = build(root, db_url, base_path, poll, index_url)
     app = create_app(ctx)
     if live is not None:
         live.start()
-        print(f"flowscope: indexing {live.indexer.root}", file=sys.stderr)
+        print(f"flowscope: indexing {ctx.root or ctx.database}", file=sys.stderr)
     else:
         print("flowscope: no Metaflow datastore here; serving the existing index", file=sys.stderr)
     print(f"flowscope: open http://{host}:{port}{ctx.base_path}", file=sys.stderr)

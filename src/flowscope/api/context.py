@@ -15,6 +15,7 @@ from flowscope.store import RunRef, Store
 
 if TYPE_CHECKING:
     from flowscope.datastore.base import Datastore
+    from flowscope.ingest.service_follow import SyncProgress
 
 
 @dataclass
@@ -22,6 +23,8 @@ class IndexStatus:
     """Set by whoever feeds the store; read by /health."""
 
     ready: threading.Event = field(default_factory=threading.Event)
+    # While a service database syncs: how far it got (see ingest.service_follow).
+    sync: SyncProgress | None = None
 
 
 @dataclass
@@ -30,6 +33,7 @@ class AppContext:
     index: IndexStatus = field(default_factory=IndexStatus)
     base_path: str = "/"
     root: str | None = None  # the .metaflow folder being indexed, for /health
+    database: str | None = None  # the metaflow-service database followed (no password)
     ui_dir: Path | None = None
     datastores: Datastores = field(default_factory=Datastores)
     _details: dict[tuple[str, str], TaskDetails | None] = field(default_factory=dict)
@@ -40,6 +44,10 @@ class AppContext:
         if key not in self._details:
             self._details[key] = task_details_for(*key)
         return self._details[key]
+
+    def register_details(self, kind: str, location: str, details: TaskDetails) -> None:
+        """A source that needs more than its location to answer (a database engine)."""
+        self._details[(kind, location)] = details
 
     def datastore_for(self, ref: RunRef) -> Datastore | None:
         """The reader of logs, artifacts and cards of a run, from its ds-type/ds-root."""

@@ -17,10 +17,24 @@ class ErrorBody(BaseModel):
     error: str
 
 
+class SyncStatus(BaseModel):
+    phase: Literal["starting", "syncing", "following", "standby"] = Field(
+        description="standby: another flowscope server writes this index"
+    )
+    runs_done: int
+    runs_total: int | None
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     ready: bool
     root: str | None = Field(description="The .metaflow folder being indexed, if any")
+    database: str | None = Field(
+        default=None, description="The metaflow-service database followed, if any"
+    )
+    sync: SyncStatus | None = Field(
+        default=None, description="Progress of following a metaflow-service database"
+    )
 
 
 class TaskRef(BaseModel):

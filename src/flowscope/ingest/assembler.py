@@ -111,7 +111,7 @@ def assemble_run(
         # As the client's Run.created_at: the run's record.
         started_at=run.created_at,
         finished_at=finished_at,
-        tags=[t for t in run.tags if t not in run.system_tags],
+        tags=index_tags(run.tags, run.system_tags)[0],
         system_tags=run.system_tags,
         project=_tag_value(run.system_tags, "project:"),
         branch=_tag_value(run.system_tags, "project_branch:"),
@@ -128,6 +128,12 @@ def assemble_run(
         sealed=over and not alive and now_ms - last_seen > SEAL_AFTER_MS,
     )
     return record, assemble_steps(run.graph, summary, over)
+
+
+def index_tags(tags: list[str], system_tags: list[str]) -> tuple[list[str], list[str]]:
+    """(user tags, system tags) as the index keeps them: a tag that is also a system tag
+    is a system tag, as the client's `Run.user_tags` has it."""
+    return [t for t in tags if t not in system_tags], system_tags
 
 
 def assemble_steps(

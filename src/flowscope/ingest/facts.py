@@ -46,6 +46,9 @@ class RunFacts:
     ds_root: str | None = None
     # The newest sign that the run is alive (a file change, a heartbeat), for liveness.
     last_seen_at: int | None = None
+    # The run's own heartbeat, where its source has one (a metadata service's runtime
+    # heartbeat, epoch ms); None for local runs and for runs without a runtime (schedulers).
+    heartbeat_at: int | None = None
     fingerprint: str | None = None
 
     @property

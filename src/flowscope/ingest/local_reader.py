@@ -215,7 +215,7 @@ def read_run_extras(run_dir: Path, flow_id: str, load_value: ValueLoader) -> Run
             if isinstance(name, str) and name in objects:
                 value = _load(load_value, flow_id, objects[name], missing=_UNREADABLE)
                 extras.parameters[name] = (
-                    "<not previewable>" if value is _UNREADABLE else _short_repr(value)
+                    "<not previewable>" if value is _UNREADABLE else short_repr(value)
                 )
     return extras
 
@@ -287,6 +287,6 @@ def _as_bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def _short_repr(value: Any, limit: int = 500) -> str:
+def short_repr(value: Any, limit: int = 500) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from sqlalchemy.engine import Engine
+
 from flowscope.pathspec import Pathspec
 
 
@@ -44,6 +46,31 @@ class LocalTaskDetails:
 
         # task_path checks every id and that the folder stays inside the root.
         return read_task_metadata(self._datastore.task_path(*task.require_task()))
+
+
+class ServiceTaskDetails:
+    """Task details of runs read from a metaflow-service database (`metadata_v3`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def task_metadata(self, task: Pathspec) -> list[MetadataEntry]:
+        from flowscope.service import v3_reads as v3
+
+        flow_id, run_id, step_name, task_id = task.require_task()
+        with self._engine.connect() as conn:
+            run = v3.run_by_exposed_id(conn, flow_id, run_id)
+            if run is None:
+                return []
+            found = [
+                t
+                for t in v3.tasks_by_exposed_id(conn, run.key, [task_id])
+                if t.step_name == step_name
+            ]
+            if not found:
+                return []
+            rows = v3.task_metadata(conn, flow_id, run.run_number, step_name, found[0].task_id)
+        return [MetadataEntry(r.field_name, r.value, r.type, r.attempt, r.ts_epoch) for r in rows]
 
 
 def task_details_for(kind: str, location: str) -> TaskDetails | None:

@@ -65,6 +65,13 @@ class Store:
         with self.read() as conn:
             return writes.stored_runs(conn, source_id)
 
+    def run_tags(
+        self, source_id: int, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
+        """(sorted user tags, sorted system tags) of the given runs of a source."""
+        with self.read() as conn:
+            return writes.run_tags(conn, source_id, keys)
+
     @contextmanager
     def run_writer(self, source_id: int) -> Iterator[RunWriter]:
         with self.write() as conn:

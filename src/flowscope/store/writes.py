@@ -407,6 +407,31 @@ def stored_runs(conn: Connection, source_id: int) -> dict[tuple[str, str], Store
     }
 
 
+def run_tags(
+    conn: Connection, source_id: int, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
+    r = s.runs
+    found: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+    by_flow: dict[str, list[str]] = {}
+    for flow_id, run_id in keys:
+        by_flow.setdefault(flow_id, []).append(run_id)
+    for flow_id, run_ids in by_flow.items():
+        for i in range(0, len(run_ids), 500):
+            rows = conn.execute(
+                sa.select(r.c.flow_id, r.c.run_id, r.c.tags, r.c.system_tags).where(
+                    r.c.source_id == source_id,
+                    r.c.flow_id == flow_id,
+                    r.c.run_id.in_(run_ids[i : i + 500]),
+                )
+            )
+            for row in rows:
+                found[(row.flow_id, row.run_id)] = (
+                    sorted(orjson.loads(row.tags)),
+                    sorted(orjson.loads(row.system_tags)),
+                )
+    return found
+
+
 def delete_runs(conn: Connection, pks: Sequence[int]) -> None:
     r = s.runs
     flow_ids: set[str] = set()

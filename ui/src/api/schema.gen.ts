@@ -428,6 +428,11 @@ export interface components {
         };
         /** Health */
         Health: {
+            /**
+             * Database
+             * @description The metaflow-service database followed, if any
+             */
+            database?: string | null;
             /** Ready */
             ready: boolean;
             /**
@@ -440,6 +445,8 @@ export interface components {
              * @constant
              */
             status: "ok";
+            /** @description Progress of following a metaflow-service database */
+            sync?: components["schemas"]["SyncStatus"] | null;
         };
         /** LogLine */
         LogLine: {
@@ -632,6 +639,19 @@ export interface components {
             items: components["schemas"]["Step"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /** SyncStatus */
+        SyncStatus: {
+            /**
+             * Phase
+             * @description standby: another flowscope server writes this index
+             * @enum {string}
+             */
+            phase: "starting" | "syncing" | "following" | "standby";
+            /** Runs Done */
+            runs_done: number;
+            /** Runs Total */
+            runs_total: number | null;
         };
         /** Task */
         Task: {

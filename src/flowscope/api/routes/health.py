@@ -11,4 +11,19 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", response_model=Health)
 def health(ctx: Ctx) -> FastJSON:
-    return FastJSON({"status": "ok", "ready": ctx.index.ready.is_set(), "root": ctx.root})
+    body: dict[str, object] = {
+        "status": "ok",
+        "ready": ctx.index.ready.is_set(),
+        "root": ctx.root,
+        "database": ctx.database,
+        "sync": None,
+    }
+    sync = ctx.index.sync
+    if sync is not None:
+        with sync.lock:
+            body["sync"] = {
+                "phase": sync.phase,
+                "runs_done": sync.runs_done,
+                "runs_total": sync.runs_total,
+            }
+    return FastJSON(body)

@@ -1,0 +1,220 @@
+"""Rows of a metaflow-service database, turned into the facts every source hands over.
+
+Statuses live nowhere in the v3 tables: attempts and outcomes are metadata rows
+(`attempt`, `attempt-done`, `attempt_ok`, tagged `attempt_id:N`) and the `_task_ok` and
+`_success` artifacts, whose values are pickles in the datastore. Those values are a
+handful of distinct blobs (True and False), so each is loaded once and remembered by sha.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowscope.ingest.facts import AttemptFacts, RunFacts, TaskFacts
+from flowscope.ingest.local_reader import foreach_label, short_repr
+from flowscope.service.v3_reads import V3Artifact, V3Metadata, V3Run, V3Task
+
+log = logging.getLogger(__name__)
+
+SMALL_VALUE_CACHE = 4096
+# Loads an artifact's value (safely, size-capped) from wherever its row says it lives.
+ArtifactLoader = Callable[[V3Artifact], Any]
+
+
+@dataclass
+class RunRows:
+    """Everything read of one run: its row and the status rows of its tasks."""
+
+    run: V3Run
+    tasks: list[V3Task] = field(default_factory=list)
+    metadata: list[V3Metadata] = field(default_factory=list)
+    artifacts: list[V3Artifact] = field(default_factory=list)
+
+
+class ValueCache:
+    """Artifact values by sha: `_success` and `_task_ok` of a million tasks are two blobs."""
+
+    def __init__(self, load: ArtifactLoader) -> None:
+        self._load = load
+        self._values: dict[str, Any] = {}
+        self._failed: set[str] = set()
+
+    def value(self, artifact: V3Artifact | None) -> Any:
+        if artifact is None or not artifact.sha:
+            return None
+        key = f"{artifact.flow_id}/{artifact.sha}"
+        if key in self._values:
+            return self._values[key]
+        if key in self._failed:
+            return None
+        try:
+            value = self._load(artifact)
+        except Exception as exc:  # a missing or unsafe blob must not stop the sync
+            if len(self._failed) < SMALL_VALUE_CACHE:
+                self._failed.add(key)
+            log.debug("cannot load %s of %s: %s", artifact.name, artifact.location, exc)
+            return None
+        if len(self._values) < SMALL_VALUE_CACHE:
+            self._values[key] = value
+        return value
+
+
+def run_facts(rows: RunRows, values: ValueCache) -> RunFacts:
+    run = rows.run
+    params = [a for a in rows.artifacts if a.step_name == "_parameters"]
+    graph_artifact = next((a for a in params if a.name == "_graph_info"), None)
+    graph = values.value(graph_artifact)
+    graph = graph if isinstance(graph, dict) else None
+    first: dict[str, str | None] = {}
+    for meta in rows.metadata:
+        if meta.field_name in ("origin-run-id", "ds-type", "ds-root") and meta.step_name != (
+            "_parameters"
+        ):
+            first.setdefault(meta.field_name, meta.value if meta.value != "None" else None)
+    task_seen = max((t.last_heartbeat_ts or 0 for t in rows.tasks), default=0) * 1000
+    meta_seen = max((m.ts_epoch for m in rows.metadata), default=0)
+    return RunFacts(
+        flow_id=run.flow_id,
+        run_id=run.exposed_id,
+        user=run.user_name,
+        created_at=run.ts_epoch,
+        tags=run.tags,
+        system_tags=run.system_tags,
+        graph=graph,
+        parameters=_parameters(graph, params, values) if graph is not None else None,
+        origin_run_id=first.get("origin-run-id"),
+        ds_type=first.get("ds-type"),
+        ds_root=first.get("ds-root"),
+        last_seen_at=max(task_seen, meta_seen, run.ts_epoch) or None,
+        heartbeat_at=run.last_heartbeat_ts * 1000 if run.last_heartbeat_ts else None,
+        fingerprint=None,
+    )
+
+
+def task_facts(rows: RunRows, values: ValueCache) -> list[TaskFacts]:
+    metadata: dict[int, list[V3Metadata]] = {}
+    for meta in rows.metadata:
+        metadata.setdefault(meta.task_id, []).append(meta)
+    artifacts: dict[int, list[V3Artifact]] = {}
+    for artifact in rows.artifacts:
+        artifacts.setdefault(artifact.task_id, []).append(artifact)
+    return [
+        _task(task, metadata.get(task.task_id, []), artifacts.get(task.task_id, []), values)
+        for task in rows.tasks
+        if task.step_name != "_parameters"
+    ]
+
+
+def _task(
+    task: V3Task, metadata: list[V3Metadata], artifacts: list[V3Artifact], values: ValueCache
+) -> TaskFacts:
+    started: dict[int, int] = {}
+    done: dict[int, int] = {}
+    ok: dict[int, bool] = {}
+    stack: list[str] | None = None
+    path: str | None = None
+    for meta in metadata:
+        if meta.field_name == "attempt":
+            number = _int(meta.value)
+            if number is not None:
+                started[number] = min(meta.ts_epoch, started.get(number, meta.ts_epoch))
+        elif meta.field_name == "attempt-done" and meta.attempt is not None:
+            done[meta.attempt] = meta.ts_epoch
+        elif meta.field_name == "attempt_ok" and meta.attempt is not None:
+            ok[meta.attempt] = meta.value.lower() == "true"
+        elif meta.field_name == "foreach-stack":
+            stack = _array(meta.value)
+        elif meta.field_name == "foreach-execution-path":
+            path = meta.value
+    by_attempt: dict[tuple[int, str], V3Artifact] = {(a.attempt_id, a.name): a for a in artifacts}
+    attempts: list[AttemptFacts] = []
+    for number in sorted(set(started) | set(done) | set(ok)):
+        outcome = ok.get(number)
+        if outcome is None and number in done:
+            # attempt_ok is missing (older clients): the _task_ok artifact decides.
+            value = values.value(by_attempt.get((number, "_task_ok")))
+            outcome = value if isinstance(value, bool) else None
+        attempts.append(
+            AttemptFacts(
+                attempt=number,
+                started_at=started.get(number),
+                finished_at=done.get(number),
+                ok=outcome,
+            )
+        )
+    succeeded = None
+    if attempts and attempts[-1].ok is True:
+        value = values.value(by_attempt.get((attempts[-1].attempt, "_success")))
+        succeeded = value if isinstance(value, bool) else None
+    newest = max((m.id for m in metadata), default=0)
+    heartbeat = task.last_heartbeat_ts * 1000 if task.last_heartbeat_ts else None
+    return TaskFacts(
+        step_name=task.step_name,
+        task_id=task.exposed_id,
+        created_at=task.ts_epoch,
+        attempts=attempts,
+        succeeded=succeeded,
+        foreach_label=foreach_label(stack, path),
+        last_seen_at=max(heartbeat or 0, max((m.ts_epoch for m in metadata), default=0)) or None,
+        # New metadata or artifacts change the task; heartbeats alone do not.
+        fingerprint=f"{newest}:{len(artifacts)}",
+    )
+
+
+def _parameters(
+    graph: dict[str, Any], params: Iterable[V3Artifact], values: ValueCache
+) -> dict[str, str]:
+    declared = {p.get("name") for p in graph.get("parameters") or [] if isinstance(p, dict)} - {
+        None
+    }
+    found: dict[str, str] = {}
+    for artifact in params:
+        if artifact.name in declared:
+            value = values.value(artifact)
+            found[artifact.name] = "<not previewable>" if value is None else short_repr(value)
+    return found
+
+
+def _array(value: str) -> list[str] | None:
+    """`foreach-stack` as the service stores it: a PostgreSQL array literal, `{a=1,b=2}`
+    (elements with commas or spaces are double-quoted), or JSON."""
+    text = value.strip()
+    if text.startswith("["):
+        import orjson
+
+        try:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return None
+        return [str(v) for v in parsed] if isinstance(parsed, list) else None
+    if not (text.startswith("{") and text.endswith("}")):
+        return None
+    items: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
+    for char in text[1:-1]:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    if current or items:
+        items.append("".join(current))
+    return items
+
+
+def _int(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None

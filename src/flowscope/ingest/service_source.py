@@ -1,0 +1,284 @@
+"""A metaflow-service database as a source: synced once, then followed.
+
+`sync()` reads every run, newest first, so a large archive is usable from its newest
+runs on while the rest syncs. `follow_once()` then brings in only what changed: new runs,
+tasks and metadata (the metadata and task ids only grow, so a high-water mark finds
+them), heartbeats of runs still running, and tag changes. The v3 tables are only ever
+read; everything written goes to flowscope's own index through the shared ingest loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Connection, Engine
+
+from flowscope.ingest.assembler import index_tags
+from flowscope.ingest.heartbeats import HeartbeatLiveness
+from flowscope.ingest.service_facts import (
+    ArtifactLoader,
+    RunRows,
+    ValueCache,
+    run_facts,
+    task_facts,
+)
+from flowscope.ingest.sync import Outcome, TaskChanges, ingest_run
+from flowscope.service import v3_reads as v3
+from flowscope.store import Store
+from flowscope.store.records import StoredTask
+
+log = logging.getLogger(__name__)
+
+SOURCE_KIND = "service"
+SYNC_BATCH = 1000
+# Runs are noticed by their ts_epoch (the client's clock): look back this far past the
+# newest one seen, in case a client's clock runs behind.
+NEW_RUN_LOOKBACK_MS = 10 * 60_000
+# Tags change in place (no id moves): recent runs are checked on every follow, all runs
+# on a slower sweep.
+RECENT_TAGS_MS = 24 * 3600_000
+TAG_SWEEP_EVERY_S = 300.0
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class SyncStats:
+    runs_seen: int = 0
+    runs_written: int = 0
+    tasks_read: int = 0
+    owned_elsewhere: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    changed_flows: set[str] = field(default_factory=set)
+
+
+class ServiceSource:
+    def __init__(
+        self, store: Store, v3_engine: Engine, location: str, load: ArtifactLoader
+    ) -> None:
+        self.store = store
+        self.v3_engine = v3_engine
+        self.location = location
+        self.source_id = store.source_id(SOURCE_KIND, location)
+        self.liveness = HeartbeatLiveness()
+        self.values = ValueCache(load)
+        self.mark: v3.HighWater | None = None
+        self._newest_ts = 0
+        self._last_sweep = 0.0
+
+    # ---- the first pass --------------------------------------------------------------
+
+    def sync(self, progress: ProgressCallback | None = None, batch: int = SYNC_BATCH) -> SyncStats:
+        """Every run of the database, newest first; runs gone from it are pruned."""
+        started = time.monotonic()
+        stats = SyncStats()
+        with self.v3_engine.connect() as conn:
+            total = v3.run_count(conn)
+            # Taken first: whatever lands while the sync runs is after the mark, and the
+            # first follow brings it in.
+            mark = v3.high_water(conn)
+        stored = self.store.stored_runs(self.source_id)
+        seen: set[tuple[str, str]] = set()
+        cursor: v3.RunCursor | None = None
+        while True:
+            with self.v3_engine.connect() as conn:
+                runs = v3.runs_newest_first(conn, cursor, batch)
+                if not runs:
+                    break
+                cursor = v3.RunCursor(runs[-1].ts_epoch, runs[-1].flow_id, runs[-1].run_number)
+                rows = _rows_of(conn, runs)
+                self.liveness.observe(v3.db_now_ms(conn))
+            for run_rows in rows:
+                seen.add((run_rows.run.flow_id, run_rows.run.exposed_id))
+                self._write(run_rows, None, stats)
+            stats.runs_seen += len(runs)
+            self._newest_ts = max(self._newest_ts, runs[0].ts_epoch)
+            if progress is not None:
+                progress(stats.runs_seen, max(total, stats.runs_seen))
+        gone = [run.pk for key, run in stored.items() if key not in seen]
+        if gone:
+            self.store.delete_runs(gone)
+        self.mark = mark
+        self._last_sweep = time.monotonic()
+        stats.seconds = time.monotonic() - started
+        return stats
+
+    # ---- following -------------------------------------------------------------------
+
+    def follow_once(self, runs: Iterable[tuple[str, int]] = ()) -> SyncStats:
+        """Bring in what changed since the last look; `runs` are known to have changed
+        (a notification, or a write through flowscope's own /metadata)."""
+        if self.mark is None:
+            return self.sync()
+        stats = SyncStats()
+        with self.v3_engine.connect() as conn:
+            touched = v3.changes_after(conn, self.mark)
+            wanted: dict[tuple[str, int], set[int] | None] = dict(touched.runs)
+            for key in runs:
+                wanted[key] = None
+            stored = self.store.stored_runs(self.source_id)
+            for run in v3.runs_since(conn, self._newest_ts - NEW_RUN_LOOKBACK_MS):
+                self._newest_ts = max(self._newest_ts, run.ts_epoch)
+                if (run.flow_id, run.exposed_id) not in stored:
+                    wanted[run.key] = None  # new to the index: read all of it
+            unsealed = {key for key, run in stored.items() if not run.sealed}
+            for key in self._service_keys(conn, unsealed).values():
+                wanted.setdefault(key, set())  # still running: liveness may have moved
+            self._check_tags(conn, wanted)
+            for key, tasks in list(wanted.items()):
+                if tasks is not None and self._index_key(conn, key) not in stored:
+                    wanted[key] = None
+            self.liveness.observe(v3.db_now_ms(conn))
+            for key, task_ids in wanted.items():
+                found = v3.runs_by_key(conn, [key])
+                if not found:
+                    continue
+                self._write(RunRows(found[0]), (conn, task_ids), stats)
+            self.mark = touched.mark
+        return stats
+
+    def _service_keys(
+        self, conn: Connection, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str, int]]:
+        found: dict[tuple[str, str], tuple[str, int]] = {}
+        for flow_id, run_id in keys:
+            run = v3.run_by_exposed_id(conn, flow_id, run_id)
+            if run is not None:
+                found[(flow_id, run_id)] = run.key
+        return found
+
+    def _index_key(self, conn: Connection, key: tuple[str, int]) -> tuple[str, str]:
+        found = v3.runs_by_key(conn, [key])
+        return (key[0], found[0].exposed_id if found else str(key[1]))
+
+    def _check_tags(self, conn: Connection, wanted: dict[tuple[str, int], set[int] | None]) -> None:
+        """Tag edits rewrite runs_v3 in place: compare the stored tags of recent runs on
+        every look, and of all runs every TAG_SWEEP_EVERY_S."""
+        sweep = time.monotonic() - self._last_sweep >= TAG_SWEEP_EVERY_S
+        since = 0 if sweep else self._newest_ts - RECENT_TAGS_MS
+        candidates = v3.runs_since(conn, since)
+        if sweep:
+            self._last_sweep = time.monotonic()
+        known = self.store.run_tags(self.source_id, [(r.flow_id, r.exposed_id) for r in candidates])
+        for run in candidates:
+            have = known.get((run.flow_id, run.exposed_id))
+            user, system = index_tags(run.tags, run.system_tags)
+            if have is not None and have != (sorted(user), sorted(system)):
+                wanted.setdefault(run.key, set())
+
+    # ---- one run -------------------------------------------------------------------
+
+    def _write(
+        self,
+        rows: RunRows,
+        partial: tuple[Connection, set[int] | None] | None,
+        stats: SyncStats,
+    ) -> None:
+        """Write one run. `partial`: read its tasks now, only those touched (None: all)
+        and those the index still has running; without it, `rows` holds every task."""
+        try:
+            if partial is not None:
+                conn, task_ids = partial
+                facts = run_facts(_with_params(conn, rows), self.values)
+
+                def read_tasks(known: Mapping[tuple[str, str], StoredTask]) -> TaskChanges:
+                    return _changed_tasks(conn, rows, task_ids, known, self.values)
+            else:
+                facts = run_facts(rows, self.values)
+                every = task_facts(rows, self.values)
+
+                def read_tasks(known: Mapping[tuple[str, str], StoredTask]) -> TaskChanges:
+                    changed = [
+                        t
+                        for t in every
+                        if not _unchanged(known.get((t.step_name, t.task_id)), t.fingerprint)
+                    ]
+                    return TaskChanges(
+                        changed=changed, present={(t.step_name, t.task_id) for t in every}
+                    )
+
+            written = ingest_run(
+                self.store, self.source_id, facts, read_tasks, self.liveness, self.liveness.now_ms
+            )
+        except Exception:  # one bad run must never stop the sync
+            stats.errors += 1
+            log.exception("could not index %s/%s", rows.run.flow_id, rows.run.exposed_id)
+            return
+        if written.outcome is Outcome.OWNED_ELSEWHERE:
+            stats.owned_elsewhere += 1
+            return
+        stats.runs_written += 1
+        stats.tasks_read += written.tasks_read
+        stats.changed_flows.add(rows.run.flow_id)
+
+
+def _rows_of(conn: Connection, runs: list[v3.V3Run]) -> list[RunRows]:
+    """Every task, status metadata row and status artifact of a batch of runs."""
+    by_key = {run.key: RunRows(run) for run in runs}
+    keys = list(by_key)
+    for task in v3.tasks_of(conn, keys):
+        by_key[(task.flow_id, task.run_number)].tasks.append(task)
+    for meta in v3.status_metadata_of(conn, keys):
+        by_key[(meta.flow_id, meta.run_number)].metadata.append(meta)
+    for artifact in v3.status_artifacts_of(conn, keys):
+        by_key[(artifact.flow_id, artifact.run_number)].artifacts.append(artifact)
+    return list(by_key.values())
+
+
+def _with_params(conn: Connection, rows: RunRows) -> RunRows:
+    """The run's `_parameters` task rows (graph, parameters, where its data lives)."""
+    params = [a for a in v3.parameter_artifacts(conn, rows.run.key)]
+    first_task = v3.status_metadata_of(conn, [rows.run.key], _first_task_ids(conn, rows))
+    return RunRows(rows.run, [], first_task, params)
+
+
+def _first_task_ids(conn: Connection, rows: RunRows) -> list[int]:
+    tasks = v3.tasks_of(conn, [rows.run.key]) if not rows.tasks else rows.tasks
+    ordinary = sorted(t.task_id for t in tasks if t.step_name != "_parameters")
+    return ordinary[:1]
+
+
+def _changed_tasks(
+    conn: Connection,
+    rows: RunRows,
+    task_ids: set[int] | None,
+    known: Mapping[tuple[str, str], StoredTask],
+    values: ValueCache,
+) -> TaskChanges:
+    key = rows.run.key
+    if task_ids is None:
+        tasks = v3.tasks_of(conn, [key])
+    else:
+        running = [tid for (_, tid), t in known.items() if t.status in ("running", "pending")]
+        tasks = v3.tasks_by_exposed_id(conn, key, [str(i) for i in task_ids] + running)
+    if not tasks:
+        return TaskChanges()
+    ids = [t.task_id for t in tasks]
+    subset = RunRows(
+        rows.run,
+        tasks,
+        v3.status_metadata_of(conn, [key], ids),
+        v3.status_artifacts_of(conn, [key], ids),
+    )
+    changed = [
+        t
+        for t in task_facts(subset, values)
+        if not _unchanged(known.get((t.step_name, t.task_id)), t.fingerprint)
+    ]
+    seen = max((t.last_seen_at or 0 for t in changed), default=0)
+    return TaskChanges(changed=changed, present=None, last_seen_at=seen or None)
+
+
+def _unchanged(stored: StoredTask | None, fingerprint: str | None) -> bool:
+    """A finished task whose rows did not move need not be read again; a running one is,
+    since its liveness moves with the clock."""
+    return (
+        stored is not None
+        and stored.status in ("completed", "failed")
+        and fingerprint is not None
+        and stored.fingerprint == fingerprint
+    )

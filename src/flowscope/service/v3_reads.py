@@ -1,0 +1,536 @@
+"""Reading a metaflow-service database: every query flowscope runs against the v3 tables
+when it follows them as a source. Read-only: nothing here writes.
+
+Rows come back as small typed records. Ids are exposed as the service exposes them: a
+run's id is its string `run_id` when it has one, else its `run_number`; a task's is its
+`task_name`, else its `task_id` (metaflow-service's `get_exposed_run_id`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from flowscope.service.v3_schema import (
+    V3_TABLES,
+    artifact_v3,
+    metadata_v3,
+    runs_v3,
+    tasks_v3,
+)
+
+RunKey = tuple[str, int]  # (flow_id, run_number)
+# Metadata that decides statuses and labels; the rest is read on demand (task pages).
+STATUS_FIELDS = (
+    "attempt",
+    "attempt-done",
+    "attempt_ok",
+    "foreach-stack",
+    "foreach-execution-path",
+    "origin-run-id",
+    "ds-type",
+    "ds-root",
+)
+# Artifacts the index needs: the outcome when `attempt_ok` is missing, @catch's verdict,
+# and (of the `_parameters` task) the graph.
+STATUS_ARTIFACTS = ("_task_ok", "_success", "_graph_info")
+# Queries name at most this many runs at once (bound parameters stay well under limits).
+KEYS_PER_QUERY = 500
+
+
+@dataclass(frozen=True)
+class V3Run:
+    flow_id: str
+    run_number: int
+    run_id: str | None
+    user_name: str | None
+    ts_epoch: int
+    tags: list[str]
+    system_tags: list[str]
+    last_heartbeat_ts: int | None  # epoch seconds
+
+    @property
+    def key(self) -> RunKey:
+        return (self.flow_id, self.run_number)
+
+    @property
+    def exposed_id(self) -> str:
+        return self.run_id or str(self.run_number)
+
+
+@dataclass(frozen=True)
+class V3Task:
+    flow_id: str
+    run_number: int
+    step_name: str
+    task_id: int
+    task_name: str | None
+    ts_epoch: int
+    last_heartbeat_ts: int | None  # epoch seconds
+
+    @property
+    def exposed_id(self) -> str:
+        return self.task_name or str(self.task_id)
+
+
+@dataclass(frozen=True)
+class V3Metadata:
+    id: int
+    flow_id: str
+    run_number: int
+    step_name: str
+    task_id: int
+    field_name: str
+    value: str
+    type: str | None
+    ts_epoch: int
+    attempt: int | None  # from the `attempt_id:N` tag
+
+
+@dataclass(frozen=True)
+class V3Artifact:
+    flow_id: str
+    run_number: int
+    step_name: str
+    task_id: int
+    attempt_id: int
+    name: str
+    sha: str | None
+    ds_type: str
+    location: str
+    content_type: str | None
+
+
+@dataclass(frozen=True)
+class RunCursor:
+    """Where a newest-first walk over runs_v3 stopped."""
+
+    ts_epoch: int
+    flow_id: str
+    run_number: int
+
+
+# ---- what is there ---------------------------------------------------------------
+
+
+def has_v3_tables(engine: Engine) -> bool:
+    names = set(sa.inspect(engine).get_table_names())
+    return all(table.name in names for table in V3_TABLES)
+
+
+def notify_triggers_exist(conn: Connection) -> bool:
+    """Whether metaflow-service's UI backend installed its `notify` triggers (it does so
+    with DB_TRIGGER_CREATE=1); then changes arrive by LISTEN instead of polling."""
+    if conn.dialect.name != "postgresql":
+        return False
+    found = conn.execute(
+        sa.text(
+            "SELECT count(DISTINCT event_object_table) FROM information_schema.triggers "
+            "WHERE trigger_name LIKE 'notify_ui%' AND event_object_table IN "
+            "('runs_v3', 'tasks_v3', 'metadata_v3')"
+        )
+    ).scalar()
+    return int(found or 0) == 3
+
+
+def db_now_ms(conn: Connection) -> int:
+    """The database's clock: heartbeats are stamped by the service's, not ours."""
+    if conn.dialect.name == "postgresql":
+        query = sa.text("SELECT CAST(extract(epoch FROM now()) * 1000 AS BIGINT)")
+    else:
+        query = sa.text("SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER)")
+    return int(conn.execute(query).scalar_one())
+
+
+def run_count(conn: Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(runs_v3)).scalar() or 0)
+
+
+# ---- runs --------------------------------------------------------------------------
+
+
+def runs_newest_first(conn: Connection, before: RunCursor | None, limit: int) -> list[V3Run]:
+    r = runs_v3
+    query = sa.select(*_run_columns())
+    if before is not None:
+        query = query.where(
+            sa.tuple_(r.c.ts_epoch, r.c.flow_id, r.c.run_number)
+            < sa.tuple_(
+                sa.literal(before.ts_epoch),
+                sa.literal(before.flow_id),
+                sa.literal(before.run_number),
+            )
+        )
+    query = query.order_by(r.c.ts_epoch.desc(), r.c.flow_id.desc(), r.c.run_number.desc())
+    return [_run(row) for row in conn.execute(query.limit(limit))]
+
+
+def runs_by_key(conn: Connection, keys: Iterable[RunKey]) -> list[V3Run]:
+    found: list[V3Run] = []
+    for chunk in _chunks(sorted(set(keys))):
+        found.extend(
+            _run(row)
+            for row in conn.execute(sa.select(*_run_columns()).where(_run_in(runs_v3, chunk)))
+        )
+    return found
+
+
+def run_by_exposed_id(conn: Connection, flow_id: str, run_id: str) -> V3Run | None:
+    r = runs_v3
+    query = sa.select(*_run_columns()).where(r.c.flow_id == flow_id)
+    if run_id.isdigit():
+        query = query.where(sa.or_(r.c.run_number == int(run_id), r.c.run_id == run_id))
+    else:
+        query = query.where(r.c.run_id == run_id)
+    row = conn.execute(query.limit(1)).first()
+    return _run(row) if row is not None else None
+
+
+def runs_since(conn: Connection, ts_epoch: int) -> list[V3Run]:
+    """Runs recorded at or after `ts_epoch` (through the ts_epoch index)."""
+    r = runs_v3
+    return [
+        _run(row)
+        for row in conn.execute(
+            sa.select(*_run_columns()).where(r.c.ts_epoch >= ts_epoch).order_by(r.c.ts_epoch)
+        )
+    ]
+
+
+def _run_columns() -> Sequence[Any]:
+    r = runs_v3
+    return (
+        r.c.flow_id,
+        r.c.run_number,
+        r.c.run_id,
+        r.c.user_name,
+        r.c.ts_epoch,
+        r.c.tags,
+        r.c.system_tags,
+        r.c.last_heartbeat_ts,
+    )
+
+
+def _run(row: Any) -> V3Run:
+    return V3Run(
+        flow_id=row.flow_id,
+        run_number=int(row.run_number),
+        run_id=row.run_id,
+        user_name=row.user_name,
+        ts_epoch=int(row.ts_epoch),
+        tags=_tags(row.tags),
+        system_tags=_tags(row.system_tags),
+        last_heartbeat_ts=row.last_heartbeat_ts,
+    )
+
+
+# ---- tasks, metadata, artifacts of some runs ---------------------------------------------
+
+
+def tasks_of(conn: Connection, keys: Iterable[RunKey]) -> list[V3Task]:
+    t = tasks_v3
+    found: list[V3Task] = []
+    for chunk in _chunks(sorted(set(keys))):
+        found.extend(
+            _task(row) for row in conn.execute(sa.select(*_task_columns()).where(_run_in(t, chunk)))
+        )
+    return found
+
+
+def tasks_by_exposed_id(conn: Connection, key: RunKey, exposed: Iterable[str]) -> list[V3Task]:
+    """Some tasks of one run, by the ids the index knows them by (task_name or task_id)."""
+    t = tasks_v3
+    ids = sorted(set(exposed))
+    numbers = [int(i) for i in ids if i.isdigit()]
+    found: list[V3Task] = []
+    for i in range(0, len(ids), KEYS_PER_QUERY):
+        names = ids[i : i + KEYS_PER_QUERY]
+        wanted = [n for n in numbers if str(n) in names]
+        match: sa.ColumnElement[bool] = t.c.task_name.in_(names)
+        if wanted:
+            match = sa.or_(match, sa.and_(t.c.task_name.is_(None), t.c.task_id.in_(wanted)))
+        found.extend(
+            _task(row)
+            for row in conn.execute(
+                sa.select(*_task_columns()).where(
+                    t.c.flow_id == key[0], t.c.run_number == key[1], match
+                )
+            )
+        )
+    return found
+
+
+def _task_columns() -> Sequence[Any]:
+    t = tasks_v3
+    return (
+        t.c.flow_id,
+        t.c.run_number,
+        t.c.step_name,
+        t.c.task_id,
+        t.c.task_name,
+        t.c.ts_epoch,
+        t.c.last_heartbeat_ts,
+    )
+
+
+def _task(row: Any) -> V3Task:
+    return V3Task(
+        flow_id=row.flow_id,
+        run_number=int(row.run_number),
+        step_name=row.step_name,
+        task_id=int(row.task_id),
+        task_name=row.task_name,
+        ts_epoch=int(row.ts_epoch),
+        last_heartbeat_ts=row.last_heartbeat_ts,
+    )
+
+
+def status_metadata_of(
+    conn: Connection, keys: Iterable[RunKey], task_ids: Iterable[int] | None = None
+) -> list[V3Metadata]:
+    """The metadata rows that decide statuses, for every task of the runs (or only the
+    given tasks of one run), oldest first."""
+    m = metadata_v3
+    found: list[V3Metadata] = []
+    wanted_tasks = sorted(set(task_ids)) if task_ids is not None else None
+    for chunk in _chunks(sorted(set(keys))):
+        query = sa.select(
+            m.c.id,
+            m.c.flow_id,
+            m.c.run_number,
+            m.c.step_name,
+            m.c.task_id,
+            m.c.field_name,
+            m.c.value,
+            m.c.type,
+            m.c.ts_epoch,
+            m.c.tags,
+        ).where(_run_in(m, chunk), m.c.field_name.in_(STATUS_FIELDS))
+        if wanted_tasks is not None:
+            query = query.where(m.c.task_id.in_(wanted_tasks))
+        found.extend(_metadata(row) for row in conn.execute(query.order_by(m.c.id)))
+    return found
+
+
+def task_metadata(
+    conn: Connection, flow_id: str, run_number: int, step_name: str, task_id: int
+) -> list[V3Metadata]:
+    """Every metadata entry of one task, oldest first (a task page's Metadata tab)."""
+    m = metadata_v3
+    rows = conn.execute(
+        sa.select(
+            m.c.id,
+            m.c.flow_id,
+            m.c.run_number,
+            m.c.step_name,
+            m.c.task_id,
+            m.c.field_name,
+            m.c.value,
+            m.c.type,
+            m.c.ts_epoch,
+            m.c.tags,
+        )
+        .where(
+            m.c.flow_id == flow_id,
+            m.c.run_number == run_number,
+            m.c.step_name == step_name,
+            m.c.task_id == task_id,
+        )
+        .order_by(m.c.ts_epoch, m.c.id)
+    )
+    return [_metadata(row) for row in rows]
+
+
+def _metadata(row: Any) -> V3Metadata:
+    return V3Metadata(
+        id=int(row.id),
+        flow_id=row.flow_id,
+        run_number=int(row.run_number),
+        step_name=row.step_name,
+        task_id=int(row.task_id),
+        field_name=row.field_name,
+        value=row.value,
+        type=row.type,
+        ts_epoch=int(row.ts_epoch),
+        attempt=_attempt(row.tags),
+    )
+
+
+def status_artifacts_of(
+    conn: Connection, keys: Iterable[RunKey], task_ids: Iterable[int] | None = None
+) -> list[V3Artifact]:
+    a = artifact_v3
+    found: list[V3Artifact] = []
+    wanted_tasks = sorted(set(task_ids)) if task_ids is not None else None
+    for chunk in _chunks(sorted(set(keys))):
+        query = sa.select(
+            a.c.flow_id,
+            a.c.run_number,
+            a.c.step_name,
+            a.c.task_id,
+            a.c.attempt_id,
+            a.c.name,
+            a.c.sha,
+            a.c.ds_type,
+            a.c.location,
+            a.c.content_type,
+        ).where(_run_in(a, chunk), a.c.name.in_(STATUS_ARTIFACTS))
+        if wanted_tasks is not None:
+            query = query.where(a.c.task_id.in_(wanted_tasks))
+        found.extend(
+            V3Artifact(
+                flow_id=row.flow_id,
+                run_number=int(row.run_number),
+                step_name=row.step_name,
+                task_id=int(row.task_id),
+                attempt_id=int(row.attempt_id),
+                name=row.name,
+                sha=row.sha,
+                ds_type=row.ds_type,
+                location=row.location,
+                content_type=row.content_type,
+            )
+            for row in conn.execute(query)
+        )
+    return found
+
+
+def parameter_artifacts(conn: Connection, key: RunKey) -> list[V3Artifact]:
+    """Every artifact of a run's `_parameters` task (its parameters are among them)."""
+    a = artifact_v3
+    rows = conn.execute(
+        sa.select(
+            a.c.flow_id,
+            a.c.run_number,
+            a.c.step_name,
+            a.c.task_id,
+            a.c.attempt_id,
+            a.c.name,
+            a.c.sha,
+            a.c.ds_type,
+            a.c.location,
+            a.c.content_type,
+        ).where(a.c.flow_id == key[0], a.c.run_number == key[1], a.c.step_name == "_parameters")
+    )
+    return [
+        V3Artifact(
+            flow_id=row.flow_id,
+            run_number=int(row.run_number),
+            step_name=row.step_name,
+            task_id=int(row.task_id),
+            attempt_id=int(row.attempt_id),
+            name=row.name,
+            sha=row.sha,
+            ds_type=row.ds_type,
+            location=row.location,
+            content_type=row.content_type,
+        )
+        for row in rows
+    ]
+
+
+# ---- following changes -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HighWater:
+    """The newest rows seen: metadata and task ids only grow (bigserial)."""
+
+    metadata_id: int
+    task_id: int
+
+
+def high_water(conn: Connection) -> HighWater:
+    m, t = metadata_v3, tasks_v3
+    return HighWater(
+        metadata_id=int(conn.execute(sa.select(sa.func.max(m.c.id))).scalar() or 0),
+        task_id=int(conn.execute(sa.select(sa.func.max(t.c.task_id))).scalar() or 0),
+    )
+
+
+@dataclass(frozen=True)
+class Touched:
+    """What changed after a high-water mark: per run, the tasks touched (None: unknown)."""
+
+    runs: dict[RunKey, set[int]]
+    mark: HighWater
+
+
+def changes_after(conn: Connection, mark: HighWater, limit: int = 50_000) -> Touched:
+    """Runs with new tasks or new metadata since `mark`, and the new mark."""
+    m, t = metadata_v3, tasks_v3
+    runs: dict[RunKey, set[int]] = {}
+    newest_meta, newest_task = mark.metadata_id, mark.task_id
+    for row in conn.execute(
+        sa.select(m.c.id, m.c.flow_id, m.c.run_number, m.c.task_id)
+        .where(m.c.id > mark.metadata_id)
+        .order_by(m.c.id)
+        .limit(limit)
+    ):
+        runs.setdefault((row.flow_id, int(row.run_number)), set()).add(int(row.task_id))
+        newest_meta = max(newest_meta, int(row.id))
+    for task in conn.execute(
+        sa.select(t.c.task_id, t.c.flow_id, t.c.run_number)
+        .where(t.c.task_id > mark.task_id)
+        .order_by(t.c.task_id)
+        .limit(limit)
+    ):
+        runs.setdefault((task.flow_id, int(task.run_number)), set()).add(int(task.task_id))
+        newest_task = max(newest_task, int(task.task_id))
+    return Touched(runs, HighWater(newest_meta, newest_task))
+
+
+def tags_of(conn: Connection, keys: Iterable[RunKey]) -> dict[RunKey, tuple[list[str], list[str]]]:
+    r = runs_v3
+    found: dict[RunKey, tuple[list[str], list[str]]] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        for row in conn.execute(
+            sa.select(r.c.flow_id, r.c.run_number, r.c.tags, r.c.system_tags).where(
+                _run_in(r, chunk)
+            )
+        ):
+            found[(row.flow_id, int(row.run_number))] = (_tags(row.tags), _tags(row.system_tags))
+    return found
+
+
+# ---- helpers -------------------------------------------------------------------------
+
+
+def _run_in(table: sa.Table, keys: Sequence[RunKey]) -> sa.ColumnElement[bool]:
+    """`(flow_id, run_number) IN (...)`, grouped by flow so each part is one index range."""
+    by_flow: dict[str, list[int]] = {}
+    for flow_id, run_number in keys:
+        by_flow.setdefault(flow_id, []).append(run_number)
+    return sa.or_(
+        *(
+            sa.and_(table.c.flow_id == flow_id, table.c.run_number.in_(numbers))
+            for flow_id, numbers in by_flow.items()
+        )
+    )
+
+
+def _chunks(keys: Sequence[RunKey]) -> Iterable[Sequence[RunKey]]:
+    for i in range(0, len(keys), KEYS_PER_QUERY):
+        yield keys[i : i + KEYS_PER_QUERY]
+
+
+def _tags(value: Any) -> list[str]:
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return []
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _attempt(tags: Any) -> int | None:
+    for tag in _tags(tags):
+        if tag.startswith("attempt_id:"):
+            number = tag.partition(":")[2]
+            return int(number) if number.isdigit() else None
+    return None
