@@ -44,9 +44,10 @@ class ProbeApi:
 
 def _serve(probe_run: ProbeRun, tmp: Path, settings: S3Settings) -> Iterator[TestClient]:
     store = Store(f"sqlite:///{tmp / 'index.sqlite'}")
-    stats = LocalIndexer(store, probe_run.root).index_once()
+    datastores = Datastores(settings)
+    stats = LocalIndexer(store, probe_run.root, datastores).index_once()
     assert stats.errors == 0 and stats.runs_seen >= 1
-    ctx = AppContext(store=store, datastores=Datastores(settings))
+    ctx = AppContext(store=store, datastores=datastores)
     ctx.index.ready.set()
     with TestClient(create_app(ctx)) as client:
         yield client
@@ -79,6 +80,17 @@ def test_the_run_records_where_its_data_is(api: ProbeApi) -> None:
     assert run["status"] == "completed"
     if api.run.kind == "s3":
         assert not (api.run.root / FLOW / api.run.run_id / "start" / "1" / "0.data.json").exists()
+
+
+def test_graph_comes_from_the_runs_datastore(api_local: ProbeApi, api_s3: ProbeApi) -> None:
+    """With the data in S3 the `_parameters` task's `_graph_info` is there too: the
+    indexer finds its sha in local metadata's artifact records and reads it from S3.
+    Same flow, so the same graph as the local run, and steps in graph order."""
+    local, s3 = (a.get(f"/flows/{FLOW}/runs/{a.run.run_id}/dag") for a in (api_local, api_s3))
+    assert s3["steps"] and s3 == local
+    assert s3["start_step"] == "start" and s3["end_step"] == "end"
+    steps = api_s3.get(f"/flows/{FLOW}/runs/{api_s3.run.run_id}/steps")["items"]
+    assert [s["step_name"] for s in steps] == ["start", "flaky", "end"]
 
 
 def test_artifacts_and_logs_of_every_attempt_match_client(api: ProbeApi) -> None:
