@@ -372,3 +372,9 @@ def oracle_cards(task_pathspec: str) -> list[JSON]:
         {"id": card.id, "type": card.type, "hash": card.hash, "html": card.get()} for card in cards
     ]
     return sorted(items, key=lambda item: (item["type"], item["id"] or ""))
+
+
+def oracle_run_count() -> int:
+    """How many runs the client lists, over every flow."""
+    mf = _client()
+    return sum(len(list(flow.runs())) for flow in mf.Metaflow().flows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +34,13 @@ def main(argv: list[str] | None = None) -> int:
         "--base-path", default="/", help="serve under a path prefix, e.g. /flowscope"
     )
     serve.add_argument("--poll", action="store_true", help="poll the file system (network mounts)")
+    serve.add_argument(
+        "--metadata-service",
+        action="store_true",
+        help="also be the metadata service: serve metaflow-service's REST API under /metadata, "
+        "writing the v3 tables of --db (made by `flowscope db upgrade`)",
+    )
+    metadata_options(serve)
 
     index = commands.add_parser("index", help="index the datastore once and exit")
     _source_options(index)
@@ -45,6 +53,17 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=DEFAULT_PORT)
 
+    db = commands.add_parser("db", help="set up a database for a team server")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser(
+        "upgrade",
+        help="create metaflow-service's v3 tables on an empty database (PostgreSQL or SQLite); "
+        "leaves existing ones unchanged",
+    )
+    upgrade.add_argument(
+        "--db", default=os.environ.get("FLOWSCOPE_DB"), help="database URL (env FLOWSCOPE_DB)"
+    )
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -54,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["serve", *(argv or sys.argv[1:])])
     if args.command == "index":
         return _index(args)
+    if args.command == "db":
+        return _db_upgrade(args)
     if args.command == "demo":
         from flowscope.demo.runner import run_demo
 
@@ -112,6 +133,62 @@ def _index(args: argparse.Namespace) -> int:
     return 1 if stats.errors else 0
 
 
+def metadata_options(sub: argparse.ArgumentParser) -> None:
+    """Options of flowscope's /metadata (for `serve`, to be passed to
+    `flowscope.api.metadata.create_metadata_app` via `api_keys_from(args.metadata_api_key)`)."""
+    sub.add_argument(
+        "--metadata-api-key",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help="require this x-api-key (METAFLOW_SERVICE_AUTH_KEY on the client) on /metadata; "
+        "repeat for several; also env FLOWSCOPE_METADATA_API_KEYS (comma-separated)",
+    )
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from flowscope.service import v3_ddl
+    from flowscope.store.database import create_engine
+
+    if not args.db:
+        print("flowscope: db upgrade needs --db URL (or FLOWSCOPE_DB)", file=sys.stderr)
+        return 2
+    engine = create_engine(args.db)
+    try:
+        result = v3_ddl.upgrade(engine)
+        print(f"flowscope: {result.describe()}")
+        index = _upgrade_index(args.db)
+        print(f"flowscope: {index}")
+    except v3_ddl.PartialSchemaError as exc:
+        print(f"flowscope: {exc}", file=sys.stderr)
+        return 2
+    except sa.exc.SQLAlchemyError as exc:
+        # One line: the driver's first line says what went wrong (refused, denied, ...).
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"flowscope: db upgrade failed: {reason}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _upgrade_index(db_url: str) -> str:
+    """flowscope's own index beside the v3 tables: a `flowscope` schema (PostgreSQL) or
+    tables in the same file (SQLite), at the newest revision."""
+    from flowscope.index_location import choose_index
+    from flowscope.store import Store
+
+    location = choose_index(db_url)
+    if location.note:
+        return location.note
+    Store(location.url).close()  # migrates
+    return "flowscope's index is ready" + (
+        " in schema flowscope" if db_url.startswith("postgresql") else ""
+    )
+
+
 def _sync_service(db_url: str, index_url: str | None) -> int:
     """One sync of a metaflow-service database into the index, then exit."""
     from flowscope.service_mode import open_service
@@ -137,8 +214,12 @@ def _sync_service(db_url: str, index_url: str | None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from flowscope.server import serve
+    from flowscope.api.metadata import api_keys_from
+    from flowscope.server import MetadataService, serve
 
+    metadata = None
+    if args.metadata_service:
+        metadata = MetadataService(tuple(api_keys_from(args.metadata_api_key)))
     return serve(
         root=args.root,
         db_url=args.db or default_db_url(),
@@ -147,6 +228,7 @@ def _serve(args: argparse.Namespace) -> int:
         base_path=args.base_path,
         poll=args.poll,
         index_url=args.index,
+        metadata=metadata,
     )
 
 

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import sys
-from typing import Protocol
+import threading
+from dataclasses import dataclass
+from typing import IO, Protocol
 
 import uvicorn
+from rich.console import Console
+from rich.progress import Progress, TaskID
 
 from flowscope.api.app import create_app
 from flowscope.api.context import AppContext
 from flowscope.ingest.live import LiveIndexer
-from flowscope.ingest.local_indexer import LocalIndexer
+from flowscope.ingest.local_indexer import LocalIndexer, PassStats
 from flowscope.ingest.locate import find_datastore
 from flowscope.ingest.sources import ServiceTaskDetails
+from flowscope.service.v3_shapes import V3Change
 from flowscope.service_mode import follower as service_follower
 from flowscope.service_mode import is_service_database, open_service
 from flowscope.store import Store
@@ -24,15 +31,63 @@ class Follower(Protocol):
     def stop(self, timeout: float = 5.0) -> None: ...
 
 
+class FirstIndexReport:
+    """What the terminal shows of the first index pass: a progress bar while it runs (on
+    a terminal), then one line with how many runs it indexed and how long that took."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self.lock = threading.Lock()
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+        if out.isatty():
+            self.bar = Progress(console=Console(file=out), transient=True)
+            self.task = self.bar.add_task("indexing runs", total=None)
+
+    def progress(self, done: int, total: int) -> None:
+        if self.bar is None or self.task is None:
+            return
+        with self.lock:
+            if not self.bar.live.is_started:
+                self.bar.start()
+            self.bar.update(self.task, completed=done, total=total)
+
+    def done(self, stats: PassStats) -> None:
+        if self.bar is not None:
+            with self.lock:
+                self.bar.stop()
+        runs = "run" if stats.runs_seen == 1 else "runs"
+        errors = f" ({stats.errors:,} could not be read: see above)" if stats.errors else ""
+        print(
+            f"flowscope: indexed {stats.runs_seen:,} {runs} in {stats.seconds:.1f} s{errors}",
+            file=self.out,
+            flush=True,
+        )
+
+
+@dataclass(frozen=True)
+class MetadataService:
+    """Serve metaflow-service's REST API under /metadata, writing the v3 tables of --db."""
+
+    api_keys: tuple[str, ...] = ()
+
+
 def build(
     root: str | None,
     db_url: str,
     base_path: str = "/",
     poll: bool = False,
     index_url: str | None = None,
+    report: FirstIndexReport | None = None,
+    metadata: MetadataService | None = None,
 ) -> tuple[AppContext, Follower | None]:
     if is_service_database(db_url):
-        return _build_service(db_url, index_url, base_path)
+        return _build_service(db_url, index_url, base_path, metadata)
+    if metadata is not None:
+        raise SystemExit(
+            f"flowscope: --metadata-service needs a database with metaflow-service's tables; "
+            f"make them first: flowscope db upgrade --db {db_url}"
+        )
     store = Store(db_url)
     ctx = AppContext(store=store, base_path=base_path)
     datastore = find_datastore(root)
@@ -41,19 +96,85 @@ def build(
         ctx.index.ready.set()
         return ctx, None
     ctx.root = str(datastore)
-    live = LiveIndexer(LocalIndexer(store, datastore), ctx.index.ready, poll=poll)
+    live = LiveIndexer(
+        LocalIndexer(store, datastore),
+        ctx.index.ready,
+        poll=poll,
+        first_pass_progress=report.progress if report else None,
+        on_first_pass=report.done if report else None,
+    )
     return ctx, live
 
 
 def _build_service(
-    db_url: str, index_url: str | None, base_path: str
+    db_url: str, index_url: str | None, base_path: str, metadata: MetadataService | None
 ) -> tuple[AppContext, Follower]:
     mode = open_service(db_url, index_url)
     ctx = AppContext(store=mode.store, base_path=base_path, database=mode.location)
     ctx.register_details("service", mode.location, ServiceTaskDetails(mode.v3_engine))
     follow = service_follower(mode, ctx.index.ready)
     ctx.index.sync = follow.progress
+    if metadata is not None:
+        from flowscope.api.metadata import create_metadata_app
+
+        def changed(change: V3Change) -> None:
+            # Heartbeats move liveness only, which the follower re-checks every second.
+            if change.what != "heartbeat":
+                follow.touch(change.flow_id, change.run_number)
+
+        ctx.metadata_app = create_metadata_app(
+            mode.v3_engine, on_change=changed, api_keys=metadata.api_keys
+        )
     return ctx, follow
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, bound before anything is printed or started, so a
+    taken port is reported in our words instead of uvicorn's traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # As uvicorn does: a restart may reuse a port whose old connections linger (TIME_WAIT);
+    # a port another server listens on still fails.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _free_port_near(host: str, port: int) -> int | None:
+    for candidate in range(port + 1, min(port + 20, 65535) + 1):
+        try:
+            listen(host, candidate).close()
+        except OSError:
+            continue
+        return candidate
+    return None
+
+
+def listen_error(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        free = _free_port_near(host, port)
+        example = f"--port {free}" if free else "--port <another port>"
+        return (
+            f"flowscope: port {port} on {host} is already in use (another flowscope, or "
+            f"another server, is listening there).\n"
+            f"Stop that server, or choose another port: {example}"
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"flowscope: not allowed to listen on port {port} (ports below 1024 need root).\n"
+            f"Choose another port, e.g. --port 8083"
+        )
+    reason = exc.strerror or str(exc)
+    return (
+        f"flowscope: cannot listen on {host}:{port}: {reason}.\n"
+        f"Check --host (127.0.0.1 serves this machine only) and --port."
+    )
 
 
 def serve(
@@ -64,20 +185,37 @@ def serve(
     base_path: str = "/",
     poll: bool = False,
     index_url: str | None = None,
+    metadata: MetadataService | None = None,
 ) -> int:
-    ctx, live = build(root, db_url, base_path, poll, index_url)
+    try:
+        sock = listen(host, port)
+    except OSError as exc:
+        print(listen_error(host, port, exc), file=sys.stderr)
+        return 1
+    report = FirstIndexReport(sys.stderr)
+    ctx, live = build(root, db_url, base_path, poll, index_url, report, metadata)
     app = create_app(ctx)
     if live is not None:
-        live.start()
         print(f"flowscope: indexing {ctx.root or ctx.database}", file=sys.stderr)
     else:
         print("flowscope: no Metaflow datastore here; serving the existing index", file=sys.stderr)
-    print(f"flowscope: open http://{host}:{port}{ctx.base_path}", file=sys.stderr)
+    shown_host = f"[{host}]" if ":" in host else host
+    if ctx.metadata_app is not None:
+        print(
+            f"flowscope: metadata service at http://{shown_host}:{port}{ctx.base_path}metadata "
+            "(METAFLOW_DEFAULT_METADATA=service METAFLOW_SERVICE_URL=<that URL>)",
+            file=sys.stderr,
+        )
+    print(f"flowscope: open http://{shown_host}:{port}{ctx.base_path}", file=sys.stderr, flush=True)
+    if live is not None:
+        live.start()
+    # Event streams never end by themselves: on shutdown, close them after 2 s.
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
     try:
-        # Event streams never end by themselves: on shutdown, close them after 2 s.
-        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
         if live is not None:
             live.stop()
         ctx.store.close()
+        sock.close()
     return 0

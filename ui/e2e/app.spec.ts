@@ -120,6 +120,11 @@ test('a failed run opens on its first failure with the traceback', async ({ page
   await expect(page.locator('.run-header')).toContainText('Failed');
   const failure = page.locator('.exception');
   await expect(failure).toContainText('First failure');
+  // One line until asked for more: the exception and where it was raised.
+  await expect(failure.locator('.exception-line')).toContainText('Error');
+  await expect(failure.locator('.exception-where')).toContainText(/raised at \S+\.py, line \d+/);
+  await expect(failure.locator('.traceback')).toHaveCount(0);
+  await failure.getByRole('button', { name: 'Show traceback' }).click();
   await expect(failure.locator('.traceback')).toContainText('Traceback');
   await expect(page.locator('.dag-node.first-failure')).toBeVisible();
   await shot(page, 'run-failed');
@@ -226,11 +231,13 @@ test('shortcuts, dark theme and UTC times', async ({ page }) => {
 
   await page.getByRole('button', { name: 'UTC' }).click();
   await expect(page.locator('.run-row .td-time time').first()).toHaveText(/Z$/);
-  await page.getByRole('button', { name: /^Theme/ }).click();
-  await page.getByRole('button', { name: /^Theme/ }).click();
+  const theme = page.getByRole('group', { name: /^Theme/ });
+  await theme.getByRole('button', { name: 'Dark' }).click();
   await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  await expect(theme.getByRole('button', { name: 'Dark' })).toHaveAttribute('aria-pressed', 'true');
   await shot(page, 'runs-dark');
-  await page.getByRole('button', { name: /^Theme/ }).click();
+  await theme.getByRole('button', { name: 'Auto' }).click();
+  await expect(page.locator('html')).not.toHaveAttribute('data-theme', /./);
   await page.getByRole('button', { name: 'Local' }).click();
 });
 

@@ -14,8 +14,33 @@ export async function shot(page: Page, name: string) {
  * Every test fails on a console error or an uncaught exception in the page. A card is the
  * user's own HTML in a sandboxed frame (it may, say, try to load web fonts the sandbox
  * blocks): errors from card frames are not the app's.
+ *
+ * And on any request that leaves the server (issue 11: flowscope works offline, so no
+ * page may load anything from a CDN or any other origin). Again a card is the exception:
+ * Metaflow's default card asks Google Fonts for Roboto (offline, it falls back to a local
+ * font); what a user's card loads is the card's, not flowscope's.
  */
-export const test = base.extend<{ allowedConsoleErrors: RegExp[]; consoleErrors: string[] }>({
+export const test = base.extend<{
+  allowedConsoleErrors: RegExp[];
+  consoleErrors: string[];
+  foreignRequests: string[];
+}>({
+  foreignRequests: [
+    async ({ page, baseURL }, use) => {
+      const server = new URL(baseURL ?? '').origin;
+      const foreign: string[] = [];
+      page.on('request', (r) => {
+        const url = new URL(r.url());
+        if (!/^(https?|wss?):$/.test(url.protocol)) return; // data:, blob:, about:
+        const from = r.frame().url();
+        if (/\/api\/v1\/flows\/.+\/cards\//.test(from)) return;
+        if (url.origin !== server) foreign.push(`${r.url()} (from ${from})`);
+      });
+      await use(foreign);
+      expect(foreign, 'requests to another origin than the server').toEqual([]);
+    },
+    { auto: true },
+  ],
   // A test that provokes an error on purpose (an unknown run answers 404) lists it here.
   allowedConsoleErrors: [[], { option: true }],
   consoleErrors: [
@@ -155,4 +180,51 @@ export async function taskWithLog(
     }
   }
   throw new Error(`no task of ${r.flow}/${r.run} wrote to stdout`);
+}
+
+export interface MainPage {
+  name: string;
+  url: string;
+  /** What shows once the page has loaded what it is about. */
+  ready: string;
+}
+
+/** Shown while part of a page still loads. */
+export const BUSY = '.state-loading, .status-strip .muted';
+
+/** Waits until the page shows what it is about, with nothing left loading. */
+export async function settled(page: Page, p: MainPage) {
+  await expect(page.locator(p.ready).first()).toBeVisible();
+  await expect(page.locator(BUSY)).toHaveCount(0);
+}
+
+/** Every main page: the lists, the run page's tabs and the task page's tabs. */
+export async function mainPages(request: APIRequestContext): Promise<MainPage[]> {
+  const enc = encodeURIComponent;
+  const r = await foreachRun(request);
+  const t = await taskWithLog(request, r);
+  const failed = await failedRun(request);
+  const card = await cardTask(request);
+  const run = `./${enc(r.flow)}/${enc(r.run)}`;
+  const task = `${run}/${enc(t.step_name)}/${enc(t.task_id)}`;
+  const pages: MainPage[] = [
+    { name: 'runs', url: './', ready: '.run-row' },
+    { name: 'flows', url: './flows', ready: '.strip-cell' },
+    { name: 'run-dag', url: run, ready: '.dag-node' },
+    { name: 'run-timeline', url: `${run}?tab=timeline`, ready: '[data-testid="timeline-canvas"]' },
+    { name: 'run-tasks', url: `${run}?tab=tasks`, ready: '.task-row' },
+    {
+      name: 'run-failed',
+      url: `./${enc(failed.flow)}/${enc(failed.run)}`,
+      ready: '.exception-line',
+    },
+    { name: 'task-logs', url: task, ready: '.log-line' },
+    { name: 'task-artifacts', url: `${task}?section=artifacts`, ready: '.artifact-panel' },
+    { name: 'task-metadata', url: `${task}?section=metadata`, ready: '.metadata tbody tr' },
+  ];
+  if (card) {
+    const c = `./${enc(card.flow)}/${enc(card.run)}/${enc(card.step_name)}/${enc(card.task_id)}`;
+    pages.push({ name: 'task-cards', url: `${c}?section=cards`, ready: 'iframe.card-frame' });
+  }
+  return pages;
 }

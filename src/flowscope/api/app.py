@@ -27,6 +27,7 @@ from flowscope.datastore import (
 from flowscope.store import BadCursor
 
 API_PREFIX = "/api/v1"
+METADATA_PREFIX = "/metadata"
 UI_DIR = Path(__file__).resolve().parent.parent / "web" / "dist"
 BASE_HREF = re.compile(rb'<base href="[^"]*"\s*/?>')
 
@@ -56,7 +57,9 @@ def create_api(ctx: AppContext) -> FastAPI:
         version=__version__,
         description="Monitoring API for Metaflow runs. See docs/API.md.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        # Served from the UI build instead (api_docs below): FastAPI's page loads Swagger UI
+        # from a CDN, a blank page offline.
+        docs_url=None,
         redoc_url=None,
     )
     api.state.ctx = ctx
@@ -98,6 +101,10 @@ def create_api(ctx: AppContext) -> FastAPI:
     async def datastore_error(_request: Request, exc: DatastoreError) -> Response:
         return FastJSON({"error": f"cannot read the run's datastore: {exc}"}, status_code=500)
 
+    @api.get(API_PREFIX + "/docs", include_in_schema=False)
+    async def api_docs() -> Response:
+        return _ui_page(ctx, "api-docs.html")
+
     @api.api_route(
         API_PREFIX + "/{rest:path}",
         methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
@@ -106,19 +113,31 @@ def create_api(ctx: AppContext) -> FastAPI:
     async def unknown_api(rest: str) -> Response:
         return FastJSON({"error": f"no such endpoint: {API_PREFIX}/{rest}"}, status_code=404)
 
+    if ctx.metadata_app is not None:
+        # Before the UI's catch-all; a separate app, so not in the public OpenAPI spec.
+        api.router.routes.append(Mount(METADATA_PREFIX, app=ctx.metadata_app))
     _mount_ui(api, ctx)
     return api
 
 
+def _ui_page(ctx: AppContext, name: str) -> Response:
+    """A page of the UI build, its <base href> set to where flowscope is served."""
+    page = (ctx.ui_dir or UI_DIR) / name
+    if not page.is_file():
+        return HTMLResponse(
+            NO_UI_PAGE.format(base=ctx.base_path), headers={"Cache-Control": "no-store"}
+        )
+    html = BASE_HREF.sub(f'<base href="{ctx.base_path}" />'.encode(), page.read_bytes())
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
 def _mount_ui(api: FastAPI, ctx: AppContext) -> None:
     ui_dir = ctx.ui_dir or UI_DIR
-    base = ctx.base_path
 
     @api.get("/{path:path}", include_in_schema=False)
     async def ui(path: str) -> Response:
-        index = ui_dir / "index.html"
-        if not index.is_file():
-            return HTMLResponse(NO_UI_PAGE.format(base=base), headers={"Cache-Control": "no-store"})
+        if not (ui_dir / "index.html").is_file():
+            return _ui_page(ctx, "index.html")
         if path.startswith("assets/"):
             asset = (ui_dir / path).resolve()
             if asset.is_file() and asset.is_relative_to(ui_dir.resolve()):
@@ -130,8 +149,7 @@ def _mount_ui(api: FastAPI, ctx: AppContext) -> None:
         top = (ui_dir / path).resolve()
         if path and "/" not in path and top.is_file() and top.is_relative_to(ui_dir.resolve()):
             return FileResponse(top, headers={"Cache-Control": "no-cache"})
-        html = BASE_HREF.sub(f'<base href="{base}" />'.encode(), index.read_bytes())
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        return _ui_page(ctx, "index.html")
 
 
 def create_app(ctx: AppContext) -> FastAPI:

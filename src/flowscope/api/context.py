@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from starlette.types import ASGIApp
+
 from flowscope.datastore import NotFoundError
 from flowscope.datastore.factory import Datastores
 from flowscope.ingest.sources import TaskDetails, task_details_for
@@ -36,6 +38,8 @@ class AppContext:
     database: str | None = None  # the metaflow-service database followed (no password)
     ui_dir: Path | None = None
     datastores: Datastores = field(default_factory=Datastores)
+    # flowscope as metaflow-service, mounted at /metadata (flowscope.api.metadata).
+    metadata_app: ASGIApp | None = None
     _details: dict[tuple[str, str], TaskDetails | None] = field(default_factory=dict)
 
     def details_for(self, ref: RunRef) -> TaskDetails | None:

@@ -136,6 +136,46 @@ def index_tags(tags: list[str], system_tags: list[str]) -> tuple[list[str], list
     return [t for t in tags if t not in system_tags], system_tags
 
 
+def summarize(tasks: Sequence[TaskRecord]) -> RunSummary:
+    """The summary of a run whose every task is in hand (a source that read it whole),
+    computed as `RunWriter.summarize` computes it in SQL for a run read in parts."""
+    steps: dict[str, StepSummary] = {}
+    reasons: set[str] = set()
+    first_failure: tuple[int, str, str] | None = None
+    last_finished: int | None = None
+    for task in tasks:
+        step = steps.get(task.step_name)
+        if step is None:
+            step = steps[task.step_name] = StepSummary(
+                task.step_name,
+                {"pending": 0, "running": 0, "completed": 0, "failed": 0},
+                None,
+                None,
+            )
+        step.counts[task.status] = step.counts.get(task.status, 0) + 1
+        if task.started_at is not None:
+            step.started_at = _earliest(step.started_at, task.started_at)
+        if task.finished_at is not None:
+            step.finished_at = max(step.finished_at or task.finished_at, task.finished_at)
+            last_finished = max(last_finished or task.finished_at, task.finished_at)
+        if task.status == Status.FAILED.value and task.status_reason:
+            reasons.add(task.status_reason)
+            step.failure_reasons.add(task.status_reason)
+        if (
+            task.status == Status.FAILED.value
+            and task.finished_at is not None
+            and (first_failure is None or task.finished_at < first_failure[0])
+        ):
+            first_failure = (task.finished_at, task.step_name, task.task_id)
+    return RunSummary(
+        steps=steps,
+        task_count=len(tasks),
+        failure_reasons=reasons,
+        first_failure=first_failure[1:] if first_failure else None,
+        last_finished_at=last_finished,
+    )
+
+
 def assemble_steps(
     graph: dict[str, Any] | None, summary: RunSummary, run_over: bool
 ) -> list[StepRecord]:

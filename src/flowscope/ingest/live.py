@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import watchfiles
 
-from flowscope.ingest.local_indexer import NOT_FLOWS, LocalIndexer
+from flowscope.ingest.local_indexer import NOT_FLOWS, LocalIndexer, PassStats, ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,13 @@ class LiveIndexer:
         ready: threading.Event,
         poll: bool = False,
         full_pass_every_s: float = FULL_PASS_EVERY_S,
+        first_pass_progress: ProgressCallback | None = None,
+        on_first_pass: Callable[[PassStats], None] | None = None,
     ) -> None:
         self.indexer = indexer
+        # `flowscope serve` shows the first pass's progress and says when it is done.
+        self.first_pass_progress = first_pass_progress
+        self.on_first_pass = on_first_pass
         self.ready = ready
         self.poll = poll
         # Tests stretch this to prove that events, not the safety-net pass, found a change.
@@ -52,9 +57,11 @@ class LiveIndexer:
         self.thread.join(timeout)
 
     def _run(self) -> None:
-        stats = self.indexer.index_once()
+        stats = self.indexer.index_once(self.first_pass_progress)
         log.info("indexed %d runs in %.2fs", stats.runs_seen, stats.seconds)
         self.ready.set()
+        if self.on_first_pass is not None:
+            self.on_first_pass(stats)
         while not self.stop_event.is_set():
             try:
                 self._follow()

@@ -9,14 +9,17 @@ read; everything written goes to flowscope's own index through the shared ingest
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+import orjson
 from sqlalchemy.engine import Connection, Engine
 
-from flowscope.ingest.assembler import index_tags
+from flowscope.ingest.assembler import assemble_run, assemble_task, index_tags, summarize
 from flowscope.ingest.heartbeats import HeartbeatLiveness
 from flowscope.ingest.service_facts import (
     ArtifactLoader,
@@ -28,7 +31,7 @@ from flowscope.ingest.service_facts import (
 from flowscope.ingest.sync import Outcome, TaskChanges, ingest_run
 from flowscope.service import v3_reads as v3
 from flowscope.store import Store
-from flowscope.store.records import StoredTask
+from flowscope.store.records import StoredTask, WholeRun
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +95,23 @@ class ServiceSource:
                 cursor = v3.RunCursor(runs[-1].ts_epoch, runs[-1].flow_id, runs[-1].run_number)
                 rows = _rows_of(conn, runs)
                 self.liveness.observe(v3.db_now_ms(conn))
+            new: list[WholeRun] = []
             for run_rows in rows:
-                seen.add((run_rows.run.flow_id, run_rows.run.exposed_id))
-                self._write(run_rows, None, stats)
+                key = (run_rows.run.flow_id, run_rows.run.exposed_id)
+                seen.add(key)
+                known = stored.get(key)
+                if known is None:
+                    whole = self._assemble_whole(run_rows, stats)
+                    if whole is not None:
+                        new.append(whole)
+                elif not (known.sealed and known.fingerprint == _fingerprint(run_rows)):
+                    self._write(run_rows, None, stats)
+            if new:
+                written = self.store.insert_new_runs(self.source_id, new)
+                stats.runs_written += written
+                stats.owned_elsewhere += len(new) - written
+                stats.tasks_read += sum(len(w.tasks) for w in new)
+                stats.changed_flows.update(w.run.flow_id for w in new)
             stats.runs_seen += len(runs)
             self._newest_ts = max(self._newest_ts, runs[0].ts_epoch)
             if progress is not None:
@@ -172,6 +189,20 @@ class ServiceSource:
 
     # ---- one run -------------------------------------------------------------------
 
+    def _assemble_whole(self, rows: RunRows, stats: SyncStats) -> WholeRun | None:
+        """A run new to the index, assembled in memory from all of its rows."""
+        try:
+            facts = dataclasses.replace(
+                run_facts(rows, self.values), fingerprint=_fingerprint(rows)
+            )
+            tasks = [assemble_task(facts, t, self.liveness) for t in task_facts(rows, self.values)]
+            run, steps = assemble_run(facts, summarize(tasks), self.liveness, self.liveness.now_ms)
+        except Exception:  # one bad run must never stop the sync
+            stats.errors += 1
+            log.exception("could not index %s/%s", rows.run.flow_id, rows.run.exposed_id)
+            return None
+        return WholeRun(run, steps, tasks)
+
     def _write(
         self,
         rows: RunRows,
@@ -188,7 +219,9 @@ class ServiceSource:
                 def read_tasks(known: Mapping[tuple[str, str], StoredTask]) -> TaskChanges:
                     return _changed_tasks(conn, rows, task_ids, known, self.values)
             else:
-                facts = run_facts(rows, self.values)
+                facts = dataclasses.replace(
+                    run_facts(rows, self.values), fingerprint=_fingerprint(rows)
+                )
                 every = task_facts(rows, self.values)
 
                 def read_tasks(known: Mapping[tuple[str, str], StoredTask]) -> TaskChanges:
@@ -271,6 +304,15 @@ def _changed_tasks(
     ]
     seen = max((t.last_seen_at or 0 for t in changed), default=0)
     return TaskChanges(changed=changed, present=None, last_seen_at=seen or None)
+
+
+def _fingerprint(rows: RunRows) -> str:
+    """What a whole run's rows looked like: new metadata, tasks or artifacts, or edited
+    tags, change it (heartbeats do not; a run still beating is never sealed anyway)."""
+    run = rows.run
+    newest = max((m.id for m in rows.metadata), default=0)
+    tags = hashlib.sha1(orjson.dumps([sorted(run.tags), sorted(run.system_tags)])).hexdigest()
+    return f"v3:{newest}:{len(rows.tasks)}:{len(rows.artifacts)}:{tags[:12]}"
 
 
 def _unchanged(stored: StoredTask | None, fingerprint: str | None) -> bool:

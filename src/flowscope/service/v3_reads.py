@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -43,8 +43,7 @@ STATUS_ARTIFACTS = ("_task_ok", "_success", "_graph_info")
 KEYS_PER_QUERY = 500
 
 
-@dataclass(frozen=True)
-class V3Run:
+class V3Run(NamedTuple):
     flow_id: str
     run_number: int
     run_id: str | None
@@ -63,8 +62,7 @@ class V3Run:
         return self.run_id or str(self.run_number)
 
 
-@dataclass(frozen=True)
-class V3Task:
+class V3Task(NamedTuple):
     flow_id: str
     run_number: int
     step_name: str
@@ -78,8 +76,7 @@ class V3Task:
         return self.task_name or str(self.task_id)
 
 
-@dataclass(frozen=True)
-class V3Metadata:
+class V3Metadata(NamedTuple):
     id: int
     flow_id: str
     run_number: int
@@ -92,8 +89,7 @@ class V3Metadata:
     attempt: int | None  # from the `attempt_id:N` tag
 
 
-@dataclass(frozen=True)
-class V3Artifact:
+class V3Artifact(NamedTuple):
     flow_id: str
     run_number: int
     step_name: str
@@ -143,7 +139,8 @@ def db_now_ms(conn: Connection) -> int:
     if conn.dialect.name == "postgresql":
         query = sa.text("SELECT CAST(extract(epoch FROM now()) * 1000 AS BIGINT)")
     else:
-        query = sa.text("SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER)")
+        # julianday, not unixepoch('subsec'): that needs SQLite 3.42.
+        query = sa.text("SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)")
     return int(conn.execute(query).scalar_one())
 
 
@@ -299,21 +296,12 @@ def status_metadata_of(
     found: list[V3Metadata] = []
     wanted_tasks = sorted(set(task_ids)) if task_ids is not None else None
     for chunk in _chunks(sorted(set(keys))):
-        query = sa.select(
-            m.c.id,
-            m.c.flow_id,
-            m.c.run_number,
-            m.c.step_name,
-            m.c.task_id,
-            m.c.field_name,
-            m.c.value,
-            m.c.type,
-            m.c.ts_epoch,
-            m.c.tags,
-        ).where(_run_in(m, chunk), m.c.field_name.in_(STATUS_FIELDS))
+        query = sa.select(*_metadata_columns()).where(
+            _run_in(m, chunk), m.c.field_name.in_(STATUS_FIELDS)
+        )
         if wanted_tasks is not None:
             query = query.where(m.c.task_id.in_(wanted_tasks))
-        found.extend(_metadata(row) for row in conn.execute(query.order_by(m.c.id)))
+        found.extend(_metadata(row) for row in conn.execute(query.order_by(m.c.id)).all())
     return found
 
 
@@ -323,18 +311,7 @@ def task_metadata(
     """Every metadata entry of one task, oldest first (a task page's Metadata tab)."""
     m = metadata_v3
     rows = conn.execute(
-        sa.select(
-            m.c.id,
-            m.c.flow_id,
-            m.c.run_number,
-            m.c.step_name,
-            m.c.task_id,
-            m.c.field_name,
-            m.c.value,
-            m.c.type,
-            m.c.ts_epoch,
-            m.c.tags,
-        )
+        sa.select(*_metadata_columns())
         .where(
             m.c.flow_id == flow_id,
             m.c.run_number == run_number,
@@ -346,18 +323,36 @@ def task_metadata(
     return [_metadata(row) for row in rows]
 
 
+def _metadata_columns() -> Sequence[Any]:
+    m = metadata_v3
+    return (
+        m.c.id,
+        m.c.flow_id,
+        m.c.run_number,
+        m.c.step_name,
+        m.c.task_id,
+        m.c.field_name,
+        m.c.value,
+        m.c.type,
+        m.c.ts_epoch,
+        # As text: only the `attempt_id:N` tag is wanted, and millions of rows come back.
+        sa.cast(m.c.tags, sa.Text).label("tags"),
+    )
+
+
 def _metadata(row: Any) -> V3Metadata:
+    mid, flow_id, run_number, step_name, task_id, field_name, value, kind, ts, tags = row
     return V3Metadata(
-        id=int(row.id),
-        flow_id=row.flow_id,
-        run_number=int(row.run_number),
-        step_name=row.step_name,
-        task_id=int(row.task_id),
-        field_name=row.field_name,
-        value=row.value,
-        type=row.type,
-        ts_epoch=int(row.ts_epoch),
-        attempt=_attempt(row.tags),
+        int(mid),
+        flow_id,
+        int(run_number),
+        step_name,
+        int(task_id),
+        field_name,
+        value,
+        kind,
+        int(ts),
+        _attempt_in_text(tags),
     )
 
 
@@ -395,7 +390,7 @@ def status_artifacts_of(
                 location=row.location,
                 content_type=row.content_type,
             )
-            for row in conn.execute(query)
+            for row in conn.execute(query).all()
         )
     return found
 
@@ -528,9 +523,14 @@ def _tags(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-def _attempt(tags: Any) -> int | None:
-    for tag in _tags(tags):
-        if tag.startswith("attempt_id:"):
-            number = tag.partition(":")[2]
-            return int(number) if number.isdigit() else None
-    return None
+def _attempt_in_text(tags: str | None) -> int | None:
+    """N of the `attempt_id:N` tag, from the tags' JSON text."""
+    if not tags:
+        return None
+    at = tags.find("attempt_id:")
+    if at < 0:
+        return None
+    start = end = at + len("attempt_id:")
+    while end < len(tags) and tags[end].isdigit():
+        end += 1
+    return int(tags[start:end]) if end > start else None

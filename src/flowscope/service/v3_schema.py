@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    FetchedValue,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -49,8 +50,9 @@ runs_v3 = Table(
     "runs_v3",
     v3,
     Column("flow_id", Name, nullable=False),
-    # SERIAL on PostgreSQL; a number flowscope assigns on SQLite.
-    Column("run_number", Integer, nullable=False),
+    # SERIAL on PostgreSQL (FetchedValue: the database fills it); flowscope assigns it on
+    # SQLite.
+    Column("run_number", Integer, nullable=False, server_default=FetchedValue()),
     Column("user_name", Name),
     Column("ts_epoch", BigInteger, nullable=False),
     Column("tags", Json),
@@ -150,7 +152,8 @@ metadata_v3 = Table(
     Column("run_number", BigInteger, nullable=False),
     Column("step_name", Name, nullable=False),
     Column("task_id", BigInteger, nullable=False),
-    Column("id", BigId, nullable=False, autoincrement=False),  # BIGSERIAL on PostgreSQL
+    # BIGSERIAL on PostgreSQL; flowscope assigns it on SQLite.
+    Column("id", BigId, nullable=False, autoincrement=False, server_default=FetchedValue()),
     Column("field_name", Name, nullable=False),
     Column("value", Text, nullable=False),
     Column("type", Name, nullable=False),

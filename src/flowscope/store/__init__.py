@@ -13,12 +13,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from flowscope.store import reads, writes
+from flowscope.store import bulk, reads, writes
 from flowscope.store import schema as s
 from flowscope.store.database import create_engine, is_sqlite, migrate
 from flowscope.store.paging import BadCursor
 from flowscope.store.reads import RunFilters, RunRef
-from flowscope.store.records import StoredRun
+from flowscope.store.records import StoredRun, WholeRun
 from flowscope.store.writes import RunWriter
 
 __all__ = ["BadCursor", "RunFilters", "RunRef", "Store"]
@@ -76,6 +76,11 @@ class Store:
     def run_writer(self, source_id: int) -> Iterator[RunWriter]:
         with self.write() as conn:
             yield RunWriter(conn, source_id)
+
+    def insert_new_runs(self, source_id: int, runs: Sequence[WholeRun]) -> int:
+        """Many runs new to the index in one transaction (see `store.bulk`)."""
+        with self.write() as conn:
+            return bulk.insert_new_runs(conn, source_id, runs)
 
     def delete_runs(self, pks: Sequence[int]) -> None:
         with self.write() as conn:

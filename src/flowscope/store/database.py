@@ -38,7 +38,17 @@ def create_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    _fast_json_for_psycopg()
     return sa.create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+
+
+def _fast_json_for_psycopg() -> None:
+    """psycopg decodes json/jsonb with the standard library; a sync of a team's database
+    decodes millions of tag lists, and orjson does it several times faster."""
+    import orjson
+    import psycopg.types.json
+
+    psycopg.types.json.set_json_loads(orjson.loads)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -92,6 +92,15 @@ class RunRecord:
 
 
 @dataclass
+class WholeRun:
+    """A run with every one of its tasks, as a source that read it whole hands it over."""
+
+    run: RunRecord
+    steps: list[StepRecord]
+    tasks: list[TaskRecord]
+
+
+@dataclass
 class StoredTask:
     """What the store remembers of a task between passes."""
 

@@ -10,6 +10,8 @@ export const GoToBox = forwardRef<HTMLInputElement>(function GoToBox(_props, ref
   return (
     <form
       className="goto"
+      role="search"
+      aria-label="Go to a pathspec"
       onSubmit={(e) => {
         e.preventDefault();
         const p = parsePathspec(text);
@@ -28,7 +30,7 @@ export const GoToBox = forwardRef<HTMLInputElement>(function GoToBox(_props, ref
         className={invalid ? 'goto-input invalid' : 'goto-input'}
         type="text"
         value={text}
-        placeholder="Go to… paste a pathspec: Flow/Run/Step/Task   ( / )"
+        placeholder="Go to Flow/Run/Step/Task   (g)"
         aria-label="Go to pathspec"
         aria-invalid={invalid}
         spellCheck={false}

@@ -48,8 +48,8 @@ export function HelpDialog({ open, onClose }: { open: boolean; onClose: () => vo
         Paste a pathspec like <code>MyFlow/12/train/345</code> into the go-to box to jump to it.
       </p>
       <p className="muted">
-        Pages update as runs change; the dot at the top right says whether the live connection is up
-        (Live), dropped (Reconnecting…, nothing is missed) or down (Offline).
+        Pages update as runs change; the dot and word at the top right say whether the live
+        connection is up (Live), dropped (Reconnecting…, nothing is missed) or down (Offline).
       </p>
     </dialog>
   );

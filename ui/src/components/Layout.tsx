@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import { NavLink, Outlet } from 'react-router';
+import { NavLink, Outlet, useLocation } from 'react-router';
 import { useHealth } from '../api/queries';
 import { useConnectionState } from '../api/useLive';
 import { GoToBox } from './GoToBox';
@@ -13,7 +13,11 @@ const NEXT_THEME: Record<ThemeChoice, ThemeChoice> = {
   light: 'dark',
   dark: 'system',
 };
-const THEME_LABEL: Record<ThemeChoice, string> = { system: 'Auto', light: 'Light', dark: 'Dark' };
+const THEMES: [ThemeChoice, string][] = [
+  ['system', 'Auto'],
+  ['light', 'Light'],
+  ['dark', 'Dark'],
+];
 
 type Indicator = 'up' | 'connecting' | 'reconnecting' | 'down' | 'indexing';
 
@@ -47,6 +51,106 @@ function ConnectionDot() {
       <span className="health-dot" aria-hidden />
       <span className="health-label">{label}</span>
     </span>
+  );
+}
+
+/**
+ * The top bar's settings: inline on wide windows; on narrow ones (base.css) behind a
+ * menu button, in a panel that drops down under the bar.
+ */
+function Tools({ onHelp }: { onHelp: () => void }) {
+  const { theme, setTheme, tz, setTz } = usePrefs();
+  const [open, setOpen] = useState(false);
+  const button = useRef<HTMLButtonElement>(null);
+  const panel = useRef<HTMLDivElement>(null);
+  const location = useLocation();
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new page closes the menu
+  useEffect(() => setOpen(false), [location]);
+  useEffect(() => {
+    if (!open) return;
+    const away = (e: PointerEvent) => {
+      const t = e.target as Node;
+      if (!panel.current?.contains(t) && !button.current?.contains(t)) setOpen(false);
+    };
+    const onEscape = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape') return;
+      setOpen(false);
+      button.current?.focus();
+    };
+    document.addEventListener('pointerdown', away);
+    document.addEventListener('keydown', onEscape);
+    return () => {
+      document.removeEventListener('pointerdown', away);
+      document.removeEventListener('keydown', onEscape);
+    };
+  }, [open]);
+  return (
+    <>
+      <button
+        ref={button}
+        type="button"
+        className="btn menu-button"
+        aria-expanded={open}
+        aria-controls="topbar-tools"
+        aria-label="Settings and help"
+        title="Settings and help"
+        onClick={() => setOpen((o) => !o)}
+      >
+        <svg width="16" height="16" viewBox="0 0 16 16" aria-hidden focusable="false">
+          <path d="M2 4h12M2 8h12M2 12h12" stroke="currentColor" strokeWidth="1.8" />
+        </svg>
+      </button>
+      <div id="topbar-tools" ref={panel} className={open ? 'topbar-tools open' : 'topbar-tools'}>
+        <div className="tool">
+          <span className="tool-label" aria-hidden>
+            Times
+          </span>
+          <fieldset className="segmented" aria-label="Time zone (u)">
+            <button type="button" aria-pressed={tz === 'local'} onClick={() => setTz('local')}>
+              Local
+            </button>
+            <button type="button" aria-pressed={tz === 'utc'} onClick={() => setTz('utc')}>
+              UTC
+            </button>
+          </fieldset>
+        </div>
+        <div className="tool">
+          <span className="tool-label" aria-hidden>
+            Theme
+          </span>
+          <fieldset
+            className="segmented"
+            aria-label="Theme (t)"
+            title="Theme: follows the OS, or light or dark (t)"
+          >
+            {THEMES.map(([value, label]) => (
+              <button
+                key={value}
+                type="button"
+                aria-pressed={theme === value}
+                onClick={() => setTheme(value)}
+              >
+                {label}
+              </button>
+            ))}
+          </fieldset>
+        </div>
+        <NotifyToggle />
+        <button
+          type="button"
+          className="btn btn-small"
+          title="Keyboard shortcuts (?)"
+          aria-label="Keyboard shortcuts"
+          onClick={() => {
+            setOpen(false);
+            onHelp();
+          }}
+        >
+          <span aria-hidden>?</span>
+          <span className="tool-text"> Keyboard shortcuts</span>
+        </button>
+      </div>
+    </>
   );
 }
 
@@ -91,51 +195,28 @@ export function Layout() {
 
   return (
     <div className="app">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
       <header className="topbar">
         <NavLink to="/" className="brand" aria-label="flowscope home">
-          <svg width="22" height="22" viewBox="0 0 24 24" aria-hidden>
+          <svg width="22" height="22" viewBox="0 0 24 24" aria-hidden focusable="false">
             <circle cx="12" cy="12" r="10" fill="none" stroke="currentColor" strokeWidth="2.5" />
             <circle cx="12" cy="12" r="4" fill="currentColor" />
           </svg>
-          flowscope
+          <span className="brand-name">flowscope</span>
         </NavLink>
-        <nav className="topnav">
+        <nav className="topnav" aria-label="Main">
           <NavLink to="/" end>
             Runs
           </NavLink>
           <NavLink to="/flows">Flows</NavLink>
         </nav>
         <GoToBox ref={gotoRef} />
-        <div className="topbar-tools">
-          <fieldset className="segmented" aria-label="Time zone">
-            <button type="button" aria-pressed={tz === 'local'} onClick={() => setTz('local')}>
-              Local
-            </button>
-            <button type="button" aria-pressed={tz === 'utc'} onClick={() => setTz('utc')}>
-              UTC
-            </button>
-          </fieldset>
-          <button
-            type="button"
-            className="btn btn-small"
-            title="Theme: follows the OS, or light or dark (t)"
-            onClick={() => setTheme(NEXT_THEME[theme])}
-          >
-            Theme: {THEME_LABEL[theme]}
-          </button>
-          <button
-            type="button"
-            className="btn btn-small"
-            title="Keyboard shortcuts (?)"
-            onClick={() => setHelp(true)}
-          >
-            ?
-          </button>
-          <NotifyToggle />
-          <ConnectionDot />
-        </div>
+        <ConnectionDot />
+        <Tools onHelp={() => setHelp(true)} />
       </header>
-      <main className="content">
+      <main className="content" id="main" tabIndex={-1}>
         <Outlet />
       </main>
       <HelpDialog open={help} onClose={() => setHelp(false)} />

@@ -16,14 +16,64 @@ export function statusLabel(status: string, reason?: StatusReason | null): strin
     : base;
 }
 
-export function StatusDot({ status, title }: { status: string; title?: string }) {
+/**
+ * A status as a shape as well as a colour (issue 11: colour alone fails colour-blind
+ * users): a tick in a disc when completed, a cross in a disc when failed, a turning arc
+ * when running, a dashed ring while pending.
+ */
+function Glyph({ status }: { status: string }) {
+  switch (status) {
+    case 'completed':
+      return (
+        <>
+          <circle cx="8" cy="8" r="7" fill="currentColor" />
+          <path d="M4.6 8.3l2.3 2.3 4.5-4.8" className="glyph-mark" />
+        </>
+      );
+    case 'failed':
+      return (
+        <>
+          <circle cx="8" cy="8" r="7" fill="currentColor" />
+          <path d="M5.4 5.4l5.2 5.2M10.6 5.4l-5.2 5.2" className="glyph-mark" />
+        </>
+      );
+    case 'running':
+      return (
+        <>
+          <circle cx="8" cy="8" r="5.8" className="glyph-track" />
+          <path d="M8 2.2a5.8 5.8 0 0 1 5.8 5.8" className="glyph-arc" />
+        </>
+      );
+    default:
+      return <circle cx="8" cy="8" r="5.8" className="glyph-pending" />;
+  }
+}
+
+export function StatusIcon({
+  status,
+  label,
+  size = 14,
+}: {
+  status: string;
+  /** Spoken and shown on hover; omit where a text label sits beside the icon. */
+  label?: string;
+  size?: number;
+}) {
+  const named = label !== undefined;
   return (
-    <span
-      className={`status-dot status-${status}`}
-      title={title ?? LABELS[status] ?? status}
-      role="img"
-      aria-label={LABELS[status] ?? status}
-    />
+    <svg
+      className={`status-icon status-${status}`}
+      width={size}
+      height={size}
+      viewBox="0 0 16 16"
+      role={named ? 'img' : undefined}
+      aria-label={named ? label : undefined}
+      aria-hidden={named ? undefined : true}
+      focusable="false"
+    >
+      {named ? <title>{label}</title> : null}
+      <Glyph status={status} />
+    </svg>
   );
 }
 
@@ -38,8 +88,8 @@ export function StatusBadge({
 }) {
   return (
     <span className={`status-badge status-${status}`} data-status={status}>
-      <span className={`status-dot status-${status}`} aria-hidden />
-      {statusLabel(status, reason)}
+      <StatusIcon status={status} />
+      <span className="status-name">{statusLabel(status, reason)}</span>
       {caught ? <span className="badge-note"> · caught</span> : null}
     </span>
   );

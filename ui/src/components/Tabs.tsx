@@ -18,9 +18,26 @@ export function Tabs<T extends string>({
   label: string;
 }) {
   return (
-    <div className="tabs" role="tablist" aria-label={label}>
+    <div
+      className="tabs"
+      role="tablist"
+      aria-label={label}
+      onKeyDown={(e) => {
+        // The tab pattern: arrows move between tabs (and choose the one they reach).
+        const step = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+        if (!step) return;
+        const i = tabs.findIndex((t) => t.id === value);
+        const next = tabs[(i + step + tabs.length) % tabs.length];
+        if (!next) return;
+        e.preventDefault();
+        onChange(next.id);
+        const el = e.currentTarget.querySelector<HTMLElement>(`[data-tab="${next.id}"]`);
+        el?.focus();
+      }}
+    >
       {tabs.map((t) => (
         <button
+          data-tab={t.id}
           key={t.id}
           type="button"
           role="tab"

@@ -8,6 +8,7 @@ import {
   formatTick,
   formatTime,
   liveDuration,
+  plural,
 } from './format';
 
 describe('formatDuration', () => {
@@ -84,5 +85,14 @@ describe('liveDuration', () => {
   });
   it('is unknown for a stopped thing without an end', () => {
     expect(liveDuration(1000, null, null, false, 4000)).toBeNull();
+  });
+});
+
+describe('plural', () => {
+  it('says one thing in the singular and any other count in the plural', () => {
+    expect(plural(1, 'line')).toBe('1 line');
+    expect(plural(0, 'task')).toBe('0 tasks');
+    expect(plural(1234, 'run')).toBe('1,234 runs');
+    expect(plural(2, 'match', 'matches')).toBe('2 matches');
   });
 });

@@ -100,6 +100,11 @@ export function formatCount(n: number): string {
   return countFormat.format(n);
 }
 
+/** "1 run", "0 runs", "1,234 runs"; `many` for words that do not just take an s. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
+}
+
 export function formatBytes(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '—';
   if (n < 1024) return `${n} B`;

@@ -1,5 +1,12 @@
 import { useEffect, useRef } from 'react';
 
+/** True when Enter or Space belongs to the focused control (a button, a link), not the list. */
+function activates(target: EventTarget | null): boolean {
+  return (
+    target instanceof Element && target.closest('a, button, summary, [role="button"]') !== null
+  );
+}
+
 /** True when a key press belongs to a text field, not to the page's shortcuts. */
 export function isTyping(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
@@ -32,7 +39,7 @@ export function useListKeys(opts: {
       } else if (e.key === 'k' || e.key === 'ArrowUp') {
         e.preventDefault();
         o.onSelect(Math.max(0, o.selected - 1));
-      } else if (e.key === 'Enter' && o.selected >= 0) {
+      } else if (e.key === 'Enter' && o.selected >= 0 && !activates(e.target)) {
         e.preventDefault();
         o.onOpen(o.selected);
       }

@@ -2,7 +2,7 @@ import type { UseQueryResult } from '@tanstack/react-query';
 import { useMemo } from 'react';
 import type { Dag, Page, StepSummary } from '../api/models';
 import { ErrorState, Loading } from '../components/States';
-import { statusLabel } from '../components/Status';
+import { StatusIcon, statusLabel } from '../components/Status';
 import { countsText, dagInput, edgePath, labelPoint, layoutDag, type PlacedNode } from './layout';
 import './dag.css';
 
@@ -76,7 +76,6 @@ function Node({
       transform={`translate(${x},${y})`}
       role="button"
       tabIndex={0}
-      aria-label={`Step ${node.id}: ${sub}. Open its tasks.`}
       data-step={node.id}
       onClick={() => onOpen(node.id)}
       onKeyDown={(e) => {
@@ -86,16 +85,30 @@ function Node({
         }
       }}
     >
-      <title>{node.doc ? `${node.id}: ${node.doc}` : node.id}</title>
+      {/* Its tooltip and its spoken name: what it shows, and the step's docstring. */}
+      <title>
+        {`${node.id}${kind ? ` (${kind})` : ''}: ${sub}${node.doc ? `. ${node.doc}` : ''}`}
+      </title>
       {node.multi ? (
         <>
           <rect className="node-stack" x={8} y={8} width={node.width} height={node.height} rx={6} />
           <rect className="node-stack" x={4} y={4} width={node.width} height={node.height} rx={6} />
         </>
       ) : null}
+      <rect
+        className="focus-ring"
+        x={-4}
+        y={-4}
+        width={node.width + 8}
+        height={node.height + 8}
+        rx={9}
+      />
       <rect className="node-box" width={node.width} height={node.height} rx={6} />
       <rect className="node-edge" width={4} height={node.height} rx={2} />
-      <text className="node-name" x={14} y={22}>
+      <g transform="translate(13,11)">
+        <StatusIcon status={node.total ? node.status : 'pending'} />
+      </g>
+      <text className="node-name" x={33} y={22}>
         {node.id}
       </text>
       {kind ? (
@@ -103,7 +116,7 @@ function Node({
           {kind}
         </text>
       ) : null}
-      <text className="node-counts" x={14} y={42}>
+      <text className="node-counts" x={33} y={42}>
         {sub}
       </text>
       <g transform={`translate(14,${node.height - 14})`}>
@@ -146,8 +159,8 @@ export function DagView({
           width={shape.width + 16}
           height={shape.height + 16}
           viewBox={`0 0 ${shape.width + 16} ${shape.height + 16}`}
-          role="img"
-          aria-label="Flow DAG"
+          role="group"
+          aria-label="Flow DAG: each step is a button that opens its tasks"
         >
           <defs>
             <marker
@@ -209,18 +222,11 @@ export function DagView({
         </svg>
       </div>
       <div className="legend">
-        <span>
-          <i className="status-dot status-completed" /> completed
-        </span>
-        <span>
-          <i className="status-dot status-running" /> running
-        </span>
-        <span>
-          <i className="status-dot status-failed" /> failed
-        </span>
-        <span>
-          <i className="status-dot status-pending" /> pending
-        </span>
+        {(['completed', 'running', 'failed', 'pending'] as const).map((s) => (
+          <span key={s} className="legend-item">
+            <StatusIcon status={s} /> {s}
+          </span>
+        ))}
         <span className="muted">
           Stacked boxes run many tasks (foreach). Dashed arrows loop back (switch). Click a step for
           its tasks.

@@ -6,7 +6,7 @@ import { keys } from '../api/keys';
 import type { LogLine } from '../api/models';
 import { LOG_PAGE, useLogSearch, useLogTail } from '../api/queries';
 import { DebouncedInput } from '../components/DebouncedInput';
-import { formatBytes, formatClock, formatCount } from '../components/format';
+import { formatBytes, formatClock, formatCount, plural } from '../components/format';
 import { usePrefs } from '../components/prefs';
 import { ErrorState, Loading } from '../components/States';
 import { type AnsiSpan, parseAnsi } from './ansi';
@@ -156,7 +156,7 @@ export function LogView({
     <section className="log-view" aria-label={`${stream} log`} data-stream={stream}>
       <div className="log-toolbar">
         <strong className="log-title">{stream}</strong>
-        <span className="muted">{tail.data ? `${formatCount(total)} lines` : ''}</span>
+        <span className="muted">{tail.data ? plural(total, 'line') : ''}</span>
         {tail.data?.omitted_bytes ? (
           <span className="muted" role="note">
             (the first {formatBytes(tail.data.omitted_bytes)} of this log are not shown: it is too
@@ -229,6 +229,10 @@ export function LogView({
       <div
         className="log-lines"
         ref={scrollRef}
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard
+        tabIndex={0}
+        role="region"
+        aria-label={`${stream} lines`}
         onWheel={(e) => {
           if (e.deltaY < 0) setFollow(false);
         }}

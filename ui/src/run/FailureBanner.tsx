@@ -26,6 +26,7 @@ export function FailureBanner({ run }: { run: RunDetail }) {
     return (
       <ExceptionPanel
         exception={task.data.exception}
+        label="First failure"
         title={link}
         action={
           <Link

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { Link } from 'react-router';
 import type { RunDetail } from '../api/models';
 import { CopyButton } from '../components/CopyButton';
-import { formatCount } from '../components/format';
+import { formatCount, plural } from '../components/format';
 import { runsUrl, runUrl } from '../components/paths';
 import { StatusBadge } from '../components/Status';
 import { Duration, Time } from '../components/Time';
@@ -97,7 +97,7 @@ export function RunHeader({ run }: { run: RunDetail }) {
           ))}
           {run.system_tags.length ? (
             <button type="button" className="linkish muted" onClick={() => setOpen((o) => !o)}>
-              {open ? 'hide' : 'show'} {run.system_tags.length} system tags
+              {open ? 'hide' : 'show'} {plural(run.system_tags.length, 'system tag')}
             </button>
           ) : null}
           {open

@@ -3,13 +3,21 @@ import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import type { StepSummary, Task, TaskOrder, TasksQuery } from '../api/models';
 import { useTasksInfinite } from '../api/queries';
-import { formatCount, formatDuration, formatTime, type TimeZoneMode } from '../components/format';
+import { type ColumnDef, pickLayout } from '../components/columns';
+import {
+  formatCount,
+  formatDuration,
+  formatTime,
+  plural,
+  type TimeZoneMode,
+} from '../components/format';
 import { useListKeys } from '../components/keys';
 import { taskUrl } from '../components/paths';
 import { usePrefs } from '../components/prefs';
 import { EmptyState, ErrorState, Loading } from '../components/States';
-import { StatusBadge } from '../components/Status';
+import { StatusBadge, StatusIcon, statusLabel } from '../components/Status';
 import { Duration } from '../components/Time';
+import { useWidth } from '../components/useWidth';
 import './tasks.css';
 
 const ROW_HEIGHT = 32;
@@ -23,17 +31,49 @@ const ORDERS = {
 } as const satisfies Partial<Record<TaskOrder, string>>;
 const TASK_STATUSES = ['running', 'completed', 'failed', 'pending'] as const;
 
+type TaskColumn =
+  | 'step'
+  | 'stepForeach'
+  | 'task'
+  | 'foreach'
+  | 'status'
+  | 'statusIcon'
+  | 'attempt'
+  | 'started'
+  | 'duration';
+const COLUMNS: Record<TaskColumn, ColumnDef> = {
+  step: { min: 100, track: 'minmax(100px, 1fr)' },
+  // Narrow tables show the foreach label under the step's name.
+  stepForeach: { min: 100, track: 'minmax(100px, 1fr)' },
+  task: { min: 70, track: 'minmax(70px, 0.5fr)' },
+  foreach: { min: 120, track: 'minmax(120px, 1.4fr)' },
+  status: { min: 124 },
+  statusIcon: { min: 16 },
+  attempt: { min: 70 },
+  started: { min: 140 },
+  duration: { min: 76 },
+};
+const LAYOUTS: TaskColumn[][] = [
+  ['step', 'task', 'foreach', 'status', 'attempt', 'started', 'duration'],
+  ['step', 'task', 'foreach', 'status', 'attempt', 'duration'],
+  ['step', 'task', 'foreach', 'status', 'duration'],
+  ['stepForeach', 'task', 'status', 'duration'],
+  ['stepForeach', 'task', 'statusIcon', 'duration'],
+];
+
 /** One row; memoized so that scrolling renders only the rows that come into view. */
 const TaskRow = memo(function TaskRow({
   flow,
   run,
   task: t,
+  columns,
   selected,
   tz,
 }: {
   flow: string;
   run: string;
   task: Task;
+  columns: ReadonlySet<TaskColumn>;
   selected: boolean;
   tz: TimeZoneMode;
 }) {
@@ -47,19 +87,45 @@ const TaskRow = memo(function TaskRow({
       }}
       onKeyDown={() => {}}
     >
-      <span className="td">{t.step_name}</span>
+      {columns.has('step') ? <span className="td">{t.step_name}</span> : null}
+      {columns.has('stepForeach') ? (
+        <span className="td td-stacked">
+          <span className="ellipsis">{t.step_name}</span>
+          {t.foreach_label ? (
+            <span className="mono sub ellipsis" title={t.foreach_label}>
+              {t.foreach_label}
+            </span>
+          ) : null}
+        </span>
+      ) : null}
       <span className="td mono">
         <Link to={to}>{t.task_id}</Link>
       </span>
-      <span className="td mono ellipsis" title={t.foreach_label ?? ''}>
-        {t.foreach_label ?? ''}
-      </span>
-      <span className="td">
-        <StatusBadge status={t.status} reason={t.status_reason} caught={t.caught} />
-      </span>
-      <span className="td td-num">{t.attempt > 0 ? `${t.attempt} (retried)` : t.attempt}</span>
+      {columns.has('foreach') ? (
+        <span className="td mono ellipsis" title={t.foreach_label ?? ''}>
+          {t.foreach_label ?? ''}
+        </span>
+      ) : null}
+      {columns.has('status') ? (
+        <span className="td">
+          <StatusBadge status={t.status} reason={t.status_reason} caught={t.caught} />
+        </span>
+      ) : null}
+      {columns.has('statusIcon') ? (
+        <span className="td td-status">
+          <StatusIcon
+            status={t.status}
+            label={`${statusLabel(t.status, t.status_reason)}${t.caught ? ' (caught)' : ''}`}
+          />
+        </span>
+      ) : null}
+      {columns.has('attempt') ? (
+        <span className="td td-num">{t.attempt > 0 ? `${t.attempt} (retried)` : t.attempt}</span>
+      ) : null}
       {/* Plain text for finished tasks: rows come and go by the hundred while scrolling. */}
-      <span className="td td-time">{formatTime(t.started_at, tz)}</span>
+      {columns.has('started') ? (
+        <span className="td td-time">{formatTime(t.started_at, tz)}</span>
+      ) : null}
       <span className="td td-num">
         {t.status === 'running' ? (
           <Duration
@@ -138,6 +204,10 @@ export function TasksTab({
     if (hasNextPage && !isFetchingNextPage && lastIndex >= tasks.length - 50) void fetchNextPage();
   }, [lastIndex, tasks.length, hasNextPage, isFetchingNextPage, fetchNextPage]);
 
+  const tableRef = useRef<HTMLDivElement>(null);
+  const layout = pickLayout(LAYOUTS, COLUMNS, useWidth(tableRef));
+  const columns = useMemo(() => new Set(layout.keys), [layout.keys]);
+
   const navigate = useNavigate();
   const [selected, setSelected] = useState(-1);
   useListKeys({
@@ -191,18 +261,32 @@ export function TasksTab({
           </select>
         </label>
         <span className="muted">
-          {formatCount(tasks.length)}
-          {hasNextPage ? ` of ${formatCount(total)}` : ''} tasks{live ? ' · live' : ''}
+          {hasNextPage
+            ? `${formatCount(tasks.length)} of ${formatCount(total)} tasks`
+            : plural(tasks.length, 'task')}
+          {live ? ' · live' : ''}
         </span>
       </div>
-      <div className="table tasks-table" data-testid="tasks-table">
+      <div
+        className="table tasks-table"
+        data-testid="tasks-table"
+        data-columns={layout.keys.join(' ')}
+        ref={tableRef}
+        style={{ ['--columns' as string]: layout.template }}
+      >
         <div className="thead tr">
-          <span className="th">Step</span>
+          {columns.has('step') ? <span className="th">Step</span> : null}
+          {columns.has('stepForeach') ? <span className="th">Step / foreach</span> : null}
           <span className="th">Task</span>
-          <span className="th">Foreach</span>
-          <span className="th">Status</span>
-          <span className="th td-num">Attempt</span>
-          <span className="th">Started</span>
+          {columns.has('foreach') ? <span className="th">Foreach</span> : null}
+          {columns.has('status') ? <span className="th">Status</span> : null}
+          {columns.has('statusIcon') ? (
+            <span className="th">
+              <span className="sr-only">Status</span>
+            </span>
+          ) : null}
+          {columns.has('attempt') ? <span className="th td-num">Attempt</span> : null}
+          {columns.has('started') ? <span className="th">Started</span> : null}
           <span className="th td-num">Duration</span>
         </div>
         <div className="tbody" ref={scrollRef}>
@@ -233,6 +317,7 @@ export function TasksTab({
                       flow={flow}
                       run={run}
                       task={t}
+                      columns={columns}
                       selected={v.index === selected}
                       tz={tz}
                     />

@@ -6,14 +6,16 @@ import type { Run } from '../api/models';
 import { useRunsInfinite } from '../api/queries';
 import { useLiveStream } from '../api/useLive';
 import { CopyButton } from '../components/CopyButton';
+import { type ColumnDef, pickLayout } from '../components/columns';
 import { DebouncedInput } from '../components/DebouncedInput';
-import { formatCount } from '../components/format';
+import { formatCount, plural } from '../components/format';
 import { useListKeys } from '../components/keys';
 import { runUrl } from '../components/paths';
 import { EmptyState, ErrorState, Loading } from '../components/States';
-import { StatusDot, statusLabel } from '../components/Status';
+import { StatusIcon, statusLabel } from '../components/Status';
 import { Duration, Time } from '../components/Time';
 import { useNow } from '../components/useNow';
+import { useWidth } from '../components/useWidth';
 import {
   activeFilterCount,
   EMPTY_FILTERS,
@@ -29,6 +31,41 @@ import { RunsFilters } from './RunsFilters';
 import './runs.css';
 
 const ROW_HEIGHT = 40;
+
+type RunColumn =
+  | 'status'
+  | 'statusLabel'
+  | 'flow'
+  | 'run'
+  | 'flowRun'
+  | 'user'
+  | 'started'
+  | 'startedAgo'
+  | 'finished'
+  | 'duration'
+  | 'tags';
+const COLUMNS: Record<RunColumn, ColumnDef> = {
+  status: { min: 16 },
+  statusLabel: { min: 84 },
+  flow: { min: 140, track: 'minmax(140px, 1.5fr)' },
+  run: { min: 124 },
+  // Narrow tables show the run id under the flow's name.
+  flowRun: { min: 120, track: 'minmax(120px, 1fr)' },
+  user: { min: 80, track: 'minmax(80px, 0.5fr)' },
+  started: { min: 140 },
+  startedAgo: { min: 60 },
+  finished: { min: 140 },
+  duration: { min: 76 },
+  tags: { min: 100, track: 'minmax(100px, 1.4fr)' },
+};
+const LAYOUTS: RunColumn[][] = [
+  ['status', 'statusLabel', 'flow', 'run', 'user', 'started', 'finished', 'duration', 'tags'],
+  ['status', 'flow', 'run', 'user', 'started', 'finished', 'duration', 'tags'],
+  ['status', 'flow', 'run', 'user', 'started', 'duration', 'tags'],
+  ['status', 'flow', 'run', 'started', 'duration'],
+  ['status', 'flowRun', 'startedAgo', 'duration'],
+  ['status', 'flowRun', 'duration'],
+];
 
 function useRunFilters() {
   const [params, setParams] = useSearchParams();
@@ -79,16 +116,25 @@ function SortHeader({
 
 function RunRowView({
   run,
+  columns,
   selected,
   onFilter,
 }: {
   run: Run;
+  columns: ReadonlySet<RunColumn>;
   selected: boolean;
   onFilter: (patch: Partial<RunFilters>) => void;
 }) {
   const navigate = useNavigate();
   const to = runUrl(run.flow_id, run.run_id);
   const reason = run.status === 'failed' ? run.status_reason : null;
+  const label = statusLabel(run.status, reason);
+  const project = run.project ? (
+    <span className="project-branch" title="project / branch">
+      {run.project}
+      {run.branch ? `/${run.branch}` : ''}
+    </span>
+  ) : null;
   return (
     <div
       className={selected ? 'tr run-row selected' : 'tr run-row'}
@@ -100,71 +146,96 @@ function RunRowView({
       }}
       onKeyDown={() => {}}
     >
-      <span className="td td-status" title={statusLabel(run.status, reason)}>
-        <StatusDot status={run.status} title={statusLabel(run.status, reason)} />
+      <span className="td td-status">
+        <StatusIcon status={run.status} label={columns.has('statusLabel') ? undefined : label} />
       </span>
-      <span className="td td-flow">
-        {run.project ? (
-          <span className="project-branch" title="project / branch">
-            {run.project}
-            {run.branch ? `/${run.branch}` : ''}
-          </span>
-        ) : null}
-        <Link to={to} className="flow-name">
-          {run.flow_id}
-        </Link>
-      </span>
-      <span className="td td-id mono">
-        <Link to={to}>{run.run_id}</Link>
-      </span>
-      <span className="td">
-        {run.user ? (
-          <button
-            type="button"
-            className="linkish"
-            title="Show only this user's runs"
-            onClick={() => onFilter({ user: run.user ?? '' })}
-          >
-            {run.user}
-          </button>
-        ) : (
-          <span className="muted">—</span>
-        )}
-      </span>
-      <span className="td td-time">
-        <Time ms={run.started_at} />
-      </span>
-      <span className="td td-time">
-        {run.status === 'running' ? (
-          <span className="muted">running</span>
-        ) : (
-          <Time ms={run.finished_at} />
-        )}
-      </span>
-      <span className="td td-num">
-        <Duration
-          startedAt={run.started_at}
-          finishedAt={run.finished_at}
-          durationMs={run.duration_ms}
-          running={run.status === 'running'}
-        />
-      </span>
-      <span className="td td-tags">
-        {run.status === 'failed' && reason && reason !== 'error' ? (
-          <span className="tag tag-reason">{reason}</span>
-        ) : null}
-        {run.tags.map((t) => (
-          <button
-            key={t}
-            type="button"
-            className="tag"
-            title="Show only runs with this tag"
-            onClick={() => onFilter({ tag: [t] })}
-          >
-            {t}
-          </button>
-        ))}
-      </span>
+      {columns.has('statusLabel') ? (
+        <span className={`td status-text status-${run.status}`}>{statusLabel(run.status)}</span>
+      ) : null}
+      {columns.has('flow') ? (
+        <span className="td td-flow">
+          {project}
+          <Link to={to} className="flow-name">
+            {run.flow_id}
+          </Link>
+        </span>
+      ) : null}
+      {columns.has('run') ? (
+        <span className="td td-id mono">
+          <Link to={to}>{run.run_id}</Link>
+        </span>
+      ) : null}
+      {columns.has('flowRun') ? (
+        <span className="td td-flow">
+          <span className="flow-name">{run.flow_id}</span>
+          <Link to={to} className="td-id mono run-sub" aria-label={`${run.flow_id}/${run.run_id}`}>
+            {run.run_id}
+          </Link>
+        </span>
+      ) : null}
+      {columns.has('user') ? (
+        <span className="td">
+          {run.user ? (
+            <button
+              type="button"
+              className="linkish"
+              title="Show only this user's runs"
+              onClick={() => onFilter({ user: run.user ?? '' })}
+            >
+              {run.user}
+            </button>
+          ) : (
+            <span className="muted">—</span>
+          )}
+        </span>
+      ) : null}
+      {columns.has('started') ? (
+        <span className="td td-time">
+          <Time ms={run.started_at} />
+        </span>
+      ) : null}
+      {columns.has('startedAgo') ? (
+        <span className="td td-time">
+          <Time ms={run.started_at} relative />
+        </span>
+      ) : null}
+      {columns.has('finished') ? (
+        <span className="td td-time">
+          {run.status === 'running' ? (
+            <span className="muted">running</span>
+          ) : (
+            <Time ms={run.finished_at} />
+          )}
+        </span>
+      ) : null}
+      {columns.has('duration') ? (
+        <span className="td td-num">
+          <Duration
+            startedAt={run.started_at}
+            finishedAt={run.finished_at}
+            durationMs={run.duration_ms}
+            running={run.status === 'running'}
+          />
+        </span>
+      ) : null}
+      {columns.has('tags') ? (
+        <span className="td td-tags">
+          {run.status === 'failed' && reason && reason !== 'error' ? (
+            <span className="tag tag-reason">{reason}</span>
+          ) : null}
+          {run.tags.map((t) => (
+            <button
+              key={t}
+              type="button"
+              className="tag"
+              title="Show only runs with this tag"
+              onClick={() => onFilter({ tag: [t] })}
+            >
+              {t}
+            </button>
+          ))}
+        </span>
+      ) : null}
     </div>
   );
 }
@@ -172,10 +243,13 @@ function RunRowView({
 function GroupRowView({
   row,
   by,
+  more,
   onToggle,
 }: {
   row: Extract<RunRow, { kind: 'group' }>;
   by: string;
+  /** More runs than those loaded match: counts are of the loaded ones. */
+  more: boolean;
   onToggle: () => void;
 }) {
   return (
@@ -191,7 +265,8 @@ function GroupRowView({
         </span>
         <span className="group-key">{row.key}</span>
         <span className="muted">
-          {by} · {formatCount(row.count)} loaded
+          {by} · {plural(row.count, 'run')}
+          {more ? ' loaded' : ''}
           {row.running ? ` · ${row.running} running` : ''}
           {row.failed ? ` · ${row.failed} failed` : ''}
         </span>
@@ -300,13 +375,39 @@ export function RunsPage() {
       return n;
     });
 
-  const filtered = activeFilterCount(filters) > 0;
+  const tableRef = useRef<HTMLDivElement>(null);
+  const layout = pickLayout(LAYOUTS, COLUMNS, useWidth(tableRef));
+  const columns = useMemo(() => new Set(layout.keys), [layout.keys]);
+  const [filtersOpen, setFiltersOpen] = useState(false);
+  const filtersButton = useRef<HTMLButtonElement>(null);
+
+  const nFilters = activeFilterCount(filters);
+  const filtered = nFilters > 0;
   return (
     <div className="page page-runs">
-      <RunsFilters filters={filters} update={update} reset={reset} />
+      <RunsFilters
+        filters={filters}
+        update={update}
+        reset={reset}
+        open={filtersOpen}
+        onClose={() => {
+          setFiltersOpen(false);
+          filtersButton.current?.focus();
+        }}
+      />
       <section className="runs-main">
         <div className="toolbar">
           <h1>Runs</h1>
+          <button
+            ref={filtersButton}
+            type="button"
+            className="btn filters-toggle"
+            aria-expanded={filtersOpen}
+            aria-controls="run-filters"
+            onClick={() => setFiltersOpen((o) => !o)}
+          >
+            Filters{nFilters ? ` (${nFilters})` : ''}
+          </button>
           <DebouncedInput
             className="search"
             data-page-search
@@ -330,36 +431,54 @@ export function RunsPage() {
           <span className="muted count" aria-live="polite">
             {query.isFetching && !query.isFetchingNextPage
               ? 'updating…'
-              : `${formatCount(runs.length)}${hasNextPage ? '+' : ''} runs`}
+              : hasNextPage
+                ? `${formatCount(runs.length)}+ runs`
+                : plural(runs.length, 'run')}
           </span>
         </div>
-        <div className="table runs-table" data-testid="runs-table">
+        <div
+          className="table runs-table"
+          data-testid="runs-table"
+          data-columns={layout.keys.join(' ')}
+          ref={tableRef}
+          style={{ ['--columns' as string]: layout.template }}
+        >
           <div className="thead tr">
-            <span className="th" />
-            <span className="th">Flow</span>
-            <span className="th">Run</span>
-            <span className="th">User</span>
-            <SortHeader
-              label="Started"
-              desc="-started_at"
-              asc="started_at"
-              order={filters.order}
-              onOrder={(order) => update({ order })}
-            />
-            <SortHeader
-              label="Finished"
-              desc="-finished_at"
-              order={filters.order}
-              onOrder={(order) => update({ order })}
-            />
-            <SortHeader
-              label="Duration"
-              desc="-duration_ms"
-              asc="duration_ms"
-              order={filters.order}
-              onOrder={(order) => update({ order })}
-            />
-            <span className="th">Tags</span>
+            <span className="th">
+              <span className="sr-only">Status</span>
+            </span>
+            {columns.has('statusLabel') ? <span className="th">Status</span> : null}
+            {columns.has('flow') ? <span className="th">Flow</span> : null}
+            {columns.has('run') ? <span className="th">Run</span> : null}
+            {columns.has('flowRun') ? <span className="th">Flow / run</span> : null}
+            {columns.has('user') ? <span className="th">User</span> : null}
+            {columns.has('started') || columns.has('startedAgo') ? (
+              <SortHeader
+                label="Started"
+                desc="-started_at"
+                asc="started_at"
+                order={filters.order}
+                onOrder={(order) => update({ order })}
+              />
+            ) : null}
+            {columns.has('finished') ? (
+              <SortHeader
+                label="Finished"
+                desc="-finished_at"
+                order={filters.order}
+                onOrder={(order) => update({ order })}
+              />
+            ) : null}
+            {columns.has('duration') ? (
+              <SortHeader
+                label="Duration"
+                desc="-duration_ms"
+                asc="duration_ms"
+                order={filters.order}
+                onOrder={(order) => update({ order })}
+              />
+            ) : null}
+            {columns.has('tags') ? <span className="th">Tags</span> : null}
           </div>
           <div
             className="tbody"
@@ -396,6 +515,7 @@ export function RunsPage() {
                       {row.kind === 'run' ? (
                         <RunRowView
                           run={row.run}
+                          columns={columns}
                           selected={v.index === selected}
                           onFilter={update}
                         />
@@ -403,6 +523,7 @@ export function RunsPage() {
                         <GroupRowView
                           row={row}
                           by={filters.group}
+                          more={Boolean(hasNextPage)}
                           onToggle={() => toggleGroup(row.key)}
                         />
                       )}

@@ -4,7 +4,7 @@ import type { TaskRef } from '../api/client';
 import type { ArtifactDetail } from '../api/models';
 import { useArtifact, useArtifacts } from '../api/queries';
 import { CopyButton } from '../components/CopyButton';
-import { formatBytes, formatCount } from '../components/format';
+import { formatBytes, formatCount, plural } from '../components/format';
 import { EmptyState, ErrorState, Loading } from '../components/States';
 
 function isTablePreview(
@@ -40,8 +40,8 @@ function Preview({ a }: { a: ArtifactDetail }) {
     return (
       <div className="artifact-table-wrap">
         <div className="muted">
-          {formatCount(t.rows.length)} of {formatCount(t.total_rows)} rows · {t.columns.length}{' '}
-          columns
+          {formatCount(t.rows.length)} of {plural(t.total_rows, 'row')} ·{' '}
+          {plural(t.columns.length, 'column')}
         </div>
         <div className="artifact-table-scroll">
           <table className="data-table">
@@ -119,7 +119,7 @@ export function Artifacts({ task, attempt }: { task: TaskRef; attempt: number })
     <div className="artifacts">
       <div className="artifact-list">
         <div className="toolbar">
-          <span className="muted">{list.data ? `${items.length} artifacts` : ''}</span>
+          <span className="muted">{list.data ? plural(items.length, 'artifact') : ''}</span>
           <span className="spacer" />
           <label className="chip-check">
             <input

@@ -1,39 +1,64 @@
-import { type ReactNode, useEffect, useRef } from 'react';
+import { type ReactNode, useId, useState } from 'react';
 import type { TaskException } from '../api/models';
 import { CopyButton } from '../components/CopyButton';
+import { innermostFrame } from './traceback';
 
+/**
+ * An exception as one line (its type, message and where it was raised), with the full
+ * traceback a click away. Compact (issue 11): a failed run's banner sits above every tab.
+ */
 export function ExceptionPanel({
   exception,
   title,
   action,
+  label = 'Exception',
 }: {
   exception: TaskException;
   title?: ReactNode;
   action?: ReactNode;
+  label?: string;
 }) {
-  // The user's own frame is at the bottom of a Python traceback, under Metaflow's frames.
-  const pre = useRef<HTMLPreElement>(null);
-  useEffect(() => {
-    if (pre.current && exception.traceback) pre.current.scrollTop = pre.current.scrollHeight;
-  }, [exception.traceback]);
+  const [open, setOpen] = useState(false);
+  const id = useId();
+  const where = innermostFrame(exception.traceback);
+  const line = `${exception.type}${exception.message ? `: ${exception.message}` : ''}`;
   return (
-    <section className="exception" aria-label="Exception">
+    <section className={open ? 'exception open' : 'exception'} aria-label={label}>
       <div className="exception-head">
-        <div>
-          {title ? <div className="exception-title">{title}</div> : null}
-          <strong className="mono">{exception.type}</strong>
-          {exception.message ? <span className="mono">: {exception.message}</span> : null}
+        <div className="exception-summary">
+          <div className="exception-first">
+            {title ? <span className="exception-title">{title}</span> : null}
+            <span className="exception-line mono" title={line}>
+              <strong>{exception.type}</strong>
+              {exception.message ? `: ${exception.message}` : ''}
+            </span>
+          </div>
+          {where ? (
+            <div className="exception-where muted" title={where.path}>
+              raised at <span className="mono">{where.file}</span>, line {where.line}, in{' '}
+              <span className="mono">{where.fn}</span>
+            </div>
+          ) : null}
         </div>
         <div className="actions">
+          {exception.traceback ? (
+            <button
+              type="button"
+              className="btn btn-small"
+              aria-expanded={open}
+              aria-controls={id}
+              onClick={() => setOpen((o) => !o)}
+            >
+              {open ? 'Hide traceback' : 'Show traceback'}
+            </button>
+          ) : null}
           {action}
-          <CopyButton
-            text={exception.traceback || `${exception.type}: ${exception.message}`}
-            label="Copy traceback"
-          />
+          <CopyButton text={exception.traceback || line} label="Copy traceback" />
         </div>
       </div>
-      {exception.traceback ? (
-        <pre className="traceback" ref={pre}>
+      {exception.traceback && open ? (
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable block must be reachable by keyboard
+        <pre className="traceback" id={id} tabIndex={0}>
           {exception.traceback}
         </pre>
       ) : null}

@@ -9,9 +9,10 @@ import { Breadcrumbs } from '../components/Breadcrumbs';
 import { CopyButton } from '../components/CopyButton';
 import { runUrl } from '../components/paths';
 import { ErrorState, Loading } from '../components/States';
-import { StatusBadge, StatusDot, statusLabel } from '../components/Status';
+import { StatusBadge, StatusIcon, statusLabel } from '../components/Status';
 import { type TabDef, Tabs } from '../components/Tabs';
 import { Duration, Time } from '../components/Time';
+import { useMediaQuery } from '../components/useWidth';
 import { LogView } from '../logs/LogView';
 import { Artifacts } from './Artifacts';
 import { Cards } from './Cards';
@@ -48,7 +49,7 @@ function AttemptTabs({
           className={a.attempt === current ? 'tab active' : 'tab'}
           onClick={() => onChange(a.attempt)}
         >
-          <StatusDot status={a.status} title={statusLabel(a.status, a.status_reason)} /> Attempt{' '}
+          <StatusIcon status={a.status} label={statusLabel(a.status, a.status_reason)} /> Attempt{' '}
           {a.attempt}
         </button>
       ))}
@@ -140,7 +141,10 @@ export function TaskPage() {
   const section: Section = SECTIONS.some((s) => s.id === sectionParam)
     ? (sectionParam as Section)
     : 'logs';
-  const [layout, setLayout] = useState<'tabs' | 'split'>('split');
+  const [layoutChoice, setLayout] = useState<'tabs' | 'split'>('split');
+  // Two logs side by side need room: narrow windows show one at a time.
+  const roomy = useMediaQuery('(min-width: 960px)');
+  const layout = roomy ? layoutChoice : 'tabs';
   const [stream, setStream] = useState<'stdout' | 'stderr'>('stdout');
   const set = (k: string, v: string | null) =>
     setParams(
@@ -200,7 +204,7 @@ export function TaskPage() {
               onChange={(s) => set('section', s === 'logs' ? null : s)}
               label="Task views"
             />
-            {section === 'logs' ? (
+            {section === 'logs' && roomy ? (
               <fieldset className="segmented" aria-label="Log layout">
                 <button
                   type="button"

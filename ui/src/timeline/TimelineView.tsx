@@ -2,12 +2,12 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } fr
 import { useNavigate } from 'react-router';
 import type { Dag } from '../api/models';
 import { useTimeline } from '../api/queries';
-import { formatCount, formatDuration, formatTime } from '../components/format';
+import { formatDuration, formatTime, plural } from '../components/format';
 import { isTyping } from '../components/keys';
 import { taskUrl } from '../components/paths';
 import { useIsDark, usePrefs } from '../components/prefs';
 import { EmptyState, ErrorState, Loading } from '../components/States';
-import { statusLabel } from '../components/Status';
+import { StatusIcon, statusLabel } from '../components/Status';
 import { useThrottled } from '../components/useThrottled';
 import { criticalPath, parentSteps } from './criticalPath';
 import { AXIS_H, drawMinimap, drawTimeline, GUTTER, type Palette, readPalette } from './draw';
@@ -466,7 +466,7 @@ export function TimelineView({
           {STATUS_NAMES.map((name, i) => (
             <label key={name} className="chip-check">
               <input type="checkbox" checked={statuses.has(i)} onChange={() => toggleStatus(i)} />
-              <span className={`status-dot status-${name}`} aria-hidden />
+              <StatusIcon status={name} />
               {name}
             </label>
           ))}
@@ -503,8 +503,8 @@ export function TimelineView({
         </label>
         <span className="spacer" />
         <span className="muted">
-          {formatCount(model.nTasks)} tasks · {formatCount(model.nAttempts)} attempts
-          {critical ? ` · critical path: ${critical.path.length} tasks` : ''}
+          {plural(model.nTasks, 'task')} · {plural(model.nAttempts, 'attempt')}
+          {critical ? ` · critical path: ${plural(critical.path.length, 'task')}` : ''}
         </span>
         <fieldset className="segmented" aria-label="Zoom">
           <button type="button" onClick={fitAll} title="Fit the whole run (f)">
@@ -529,7 +529,16 @@ export function TimelineView({
         </fieldset>
       </div>
       <div className="timeline-body" ref={wrapRef}>
-        <div className="timeline-scroll" ref={scrollRef} onScroll={schedule}>
+        {/* Focusable, so the rows scroll with the keyboard too (the canvas itself cannot). */}
+        <div
+          className="timeline-scroll"
+          ref={scrollRef}
+          onScroll={schedule}
+          // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard
+          tabIndex={0}
+          role="region"
+          aria-label="Timeline rows"
+        >
           <canvas
             ref={canvasRef}
             className="timeline-canvas"
@@ -569,6 +578,7 @@ export function TimelineView({
           className="minimap"
           onPointerDown={onMinimap}
           onPointerMove={onMinimap}
+          role="img"
           aria-label="Overview of the whole run"
         />
       </div>

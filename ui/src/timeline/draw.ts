@@ -3,6 +3,7 @@
 import { formatDuration, formatTick } from '../components/format';
 import { ROW_STEP, type TimelineRows } from './layout';
 import { attemptBarEnd, type TimelineModel } from './model';
+import { drawStatusGlyph } from './statusGlyph';
 import { niceTicks, type TimeView, timeToX } from './viewport';
 
 export interface Palette {
@@ -174,10 +175,8 @@ export function drawTimeline(
       ctx.fillStyle = p.hover;
       ctx.fillRect(0, y, GUTTER, rh);
     }
-    ctx.fillStyle = p.status[m.taskStatus[ref] ?? 0] ?? p.muted;
-    ctx.beginPath();
-    ctx.arc(26, cy, 4, 0, Math.PI * 2);
-    ctx.fill();
+    const status = m.taskStatus[ref] ?? 0;
+    drawStatusGlyph(ctx, 26, cy, status, p.status[status] ?? p.muted);
     ctx.fillStyle = p.text;
     const id = m.taskId[ref] ?? '';
     ctx.fillText(id, 38, cy);
