@@ -7,7 +7,6 @@ on 127.0.0.1:5432 (or FLOWSCOPE_TEST_PG_URL); each test session makes its own da
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,16 +16,13 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 from tests import oracle
 from tests.fixtures_runs import fixture_sysroot, run_fixture_flows
+from tests.pg import PG_ADMIN_URL, fresh_pg
 from tests.s3_server import CREDENTIALS, S3Server, start_moto
 
 from flowscope.api.app import create_app
 from flowscope.api.context import AppContext
 from flowscope.ingest.local_indexer import LocalIndexer
 from flowscope.store import Store
-
-PG_ADMIN_URL = os.environ.get(
-    "FLOWSCOPE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 
 
 @pytest.fixture(scope="session")
@@ -65,21 +61,11 @@ def pg_server() -> Iterator[str]:
     admin.dispose()
 
 
-def _fresh_pg(pg_server: str) -> str:
-    """An empty schema in the session database, reached through search_path."""
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(pg_server)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    return f"{pg_server}?options=-csearch_path%3D{schema}"
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'index.sqlite'}"
-    return _fresh_pg(request.getfixturevalue("pg_server"))
+    return fresh_pg(request.getfixturevalue("pg_server"))
 
 
 @pytest.fixture
@@ -124,3 +110,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
             yield server
         finally:
             server.stop()
+
+
+# Session fixtures defined in their own modules (imported last: they use the ones above).
+from tests.team_fixture import team  # noqa: E402, F401

@@ -119,6 +119,10 @@ import json, sys
 from metaflow import Run, namespace
 namespace(None)
 
+def ms(moment):
+    # The client's datetimes are naive local times made from epoch milliseconds.
+    return None if moment is None else round(moment.timestamp() * 1000)
+
 def task_view(task):
     attempts = {}
     for attempt in range(task.current_attempt + 1):
@@ -139,6 +143,8 @@ def task_view(task):
         "attempts": attempts,
         "has_exception": task.exception is not None,
         "tags": sorted(task.tags),
+        "created_at": ms(task.created_at),
+        "finished_at": ms(task.finished_at),
     }
 
 out = {}
@@ -154,6 +160,8 @@ for pathspec in sys.argv[1:]:
         "successful": run.successful,
         "finished": run.finished,
         "finished_at": run.finished_at is not None,
+        "created_at": ms(run.created_at),
+        "finished_at_ms": ms(run.finished_at),
         "steps": steps,
         "end_data": sorted(a.id for a in run["end"].task.artifacts) if run.successful else None,
     }

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
-from tests.conftest import _fresh_pg
+from tests.pg import fresh_pg
 
 from flowscope.api.app import create_app
 from flowscope.api.context import AppContext
@@ -38,7 +38,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'team.sqlite'}"
     else:
-        url = _fresh_pg(request.getfixturevalue("pg_server"))
+        url = fresh_pg(request.getfixturevalue("pg_server"))
     made = create_engine(url)
     v3_ddl.upgrade(made)
     yield made

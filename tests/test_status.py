@@ -7,6 +7,7 @@ from flowscope.status import (
     Reason,
     Status,
     Verdict,
+    attempts_allowed,
     decide_attempt,
     decide_run,
     decide_task,
@@ -65,3 +66,21 @@ def test_step_rollup() -> None:
     assert rollup(["completed", "pending"], run_over=True) is Status.FAILED
     assert rollup(["failed", "completed"], run_over=False) is Status.FAILED
     assert rollup([], run_over=False) is Status.PENDING
+
+
+def test_attempts_allowed_follow_metaflows_retry_and_catch_budgets() -> None:
+    assert attempts_allowed([]) == 1
+    assert attempts_allowed([("retry", {"times": 2, "minutes_between_retries": 0})]) == 3
+    assert attempts_allowed([("retry", {})]) == 4  # @retry's default: 3 retries
+    assert attempts_allowed([("catch", {"var": "failure"})]) == 4
+    assert attempts_allowed([("retry", {"times": 4}), ("catch", {})]) == 6  # MAX_ATTEMPTS
+
+
+def test_a_task_that_failed_for_good_fails_the_run_even_while_it_beats() -> None:
+    failed = decide_run(
+        None, any_running=True, failure_reasons={"error"}, alive=True, failed_for_good=True
+    )
+    assert failed == Verdict(Status.FAILED, Reason.ERROR)
+    # The end task still decides first.
+    done = decide_run(Verdict(Status.COMPLETED), False, {"error"}, False, failed_for_good=True)
+    assert done.status is Status.COMPLETED

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests.conftest import _fresh_pg
+from tests.pg import fresh_pg
 from tests.v3_catalog import differences, load_expected, read_catalog
 
 from flowscope.cli import main
@@ -49,14 +49,14 @@ def _rows(url: str) -> list[tuple[object, ...]]:
 
 
 def test_postgres_catalog_equals_metaflow_service_migrations(pg_server: str) -> None:
-    url = _fresh_pg(pg_server)
+    url = fresh_pg(pg_server)
     assert main(["db", "upgrade", "--db", url]) == 0
     problems = differences(load_expected(), _catalog(url))
     assert problems == [], "\n".join(problems)
 
 
 def test_goose_sees_every_migration_applied(pg_server: str) -> None:
-    url = _fresh_pg(pg_server)
+    url = fresh_pg(pg_server)
     engine = create_engine(url)
     result = v3_ddl.upgrade(engine)
     assert result.created
@@ -82,7 +82,7 @@ def test_upgrade_again_leaves_tables_and_data_untouched(
     if kind == "sqlite":
         url = f"sqlite:///{tmp_path / 'team.sqlite'}"
     else:
-        url = _fresh_pg(request.getfixturevalue("pg_server"))
+        url = fresh_pg(request.getfixturevalue("pg_server"))
     assert main(["db", "upgrade", "--db", url]) == 0
     _seed(url)
     before = _rows(url)
@@ -104,7 +104,7 @@ def test_partial_schema_is_refused_and_left_alone(
     if kind == "sqlite":
         url = f"sqlite:///{tmp_path / 'partial.sqlite'}"
     else:
-        url = _fresh_pg(request.getfixturevalue("pg_server"))
+        url = fresh_pg(request.getfixturevalue("pg_server"))
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE flows_v3 (flow_id VARCHAR(255) PRIMARY KEY)"))

@@ -12,6 +12,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+# Metaflow's own limits (metaflow_config.MAX_ATTEMPTS, catch's NUM_FALLBACK_RETRIES).
+MAX_ATTEMPTS = 6
+CATCH_FALLBACK_ATTEMPTS = 3
+
 
 class Status(StrEnum):
     PENDING = "pending"
@@ -83,21 +87,42 @@ def decide_run(
     any_running: bool,
     failure_reasons: Collection[str],
     alive: bool,
+    failed_for_good: bool = False,
 ) -> Verdict:
     """A run is decided by its end task; without one, by whether it is still alive.
 
     A run with a running task, or whose process lives, is running; a run that is over
     without finishing its end task failed: with `error` when some task's code raised,
     else with the reason its tasks died of (killed, or lost when nothing says).
+    `failed_for_good`: a task's code raised on its last allowed attempt, after which
+    Metaflow's runtime stops the run, so the run failed whatever its heartbeat says.
     """
     if end_task is not None and end_task.status in (Status.COMPLETED, Status.FAILED):
         return Verdict(end_task.status, end_task.reason)
+    if failed_for_good:
+        return Verdict(Status.FAILED, Reason.ERROR)
     if alive or any_running:
         return Verdict(Status.RUNNING)
     for reason in (Reason.ERROR, Reason.KILLED):
         if reason in failure_reasons:
             return Verdict(Status.FAILED, reason)
     return Verdict(Status.FAILED, Reason.LOST)
+
+
+def attempts_allowed(decorators: Sequence[tuple[str, dict[str, object]]]) -> int:
+    """How many attempts Metaflow's runtime gives a task of a step with these decorators
+    (name, attributes): one, plus @retry's `times` (3 by default), plus @catch's fallback
+    attempts, at most MAX_ATTEMPTS (metaflow_config: 6)."""
+    user_code, fallback = 0, 0
+    for name, attributes in decorators:
+        if name == "retry":
+            try:
+                user_code = max(user_code, int(str(attributes.get("times", 3))))
+            except ValueError:
+                user_code = max(user_code, 3)
+        elif name == "catch":
+            fallback = max(fallback, CATCH_FALLBACK_ATTEMPTS)
+    return min(1 + user_code + fallback, MAX_ATTEMPTS)
 
 
 def rollup(statuses: Collection[str], run_over: bool) -> Status:

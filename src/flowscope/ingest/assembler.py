@@ -16,6 +16,7 @@ from flowscope.status import (
     Reason,
     Status,
     Verdict,
+    attempts_allowed,
     decide_attempt,
     decide_run,
     decide_task,
@@ -86,20 +87,35 @@ def assemble_task(run: RunFacts, task: TaskFacts, liveness: Liveness) -> TaskRec
 
 
 def assemble_run(
-    run: RunFacts, summary: RunSummary, liveness: Liveness, now_ms: int
+    run: RunFacts,
+    summary: RunSummary,
+    liveness: Liveness,
+    now_ms: int,
+    seal_when_ended: bool = False,
 ) -> tuple[RunRecord, list[StepRecord]]:
     """The run and its steps, from its facts and the store's summary of all its tasks
-    (the tasks written in this pass included)."""
+    (the tasks written in this pass included).
+
+    `seal_when_ended`: the source's fingerprint of a run sees every later change (a
+    database's rows), so a run its end task decided is sealed at once; otherwise a run is
+    sealed once nothing moved in it for SEAL_AFTER_MS (files may still settle)."""
     started_at = _earliest(run.created_at, summary.first_started_at)
     alive = liveness.run_alive(run, started_at)
     any_running = any(step.counts.get("running", 0) for step in summary.steps.values())
     end = summary.steps.get(run.end_step)
-    verdict = decide_run(_end_verdict(end), any_running, summary.failure_reasons, alive)
+    verdict = decide_run(
+        _end_verdict(end),
+        any_running,
+        summary.failure_reasons,
+        alive,
+        failed_for_good=_failed_for_good(run.graph, summary),
+    )
     over = verdict.status is not Status.RUNNING
     last_seen = run.last_seen_at or 0
     finished_at = None
     if over:
-        if end is not None and end.counts.get("completed", 0) + end.counts.get("failed", 0):
+        if _decided(end):
+            assert end is not None
             finished_at = end.finished_at
         finished_at = finished_at or summary.last_finished_at or run.last_seen_at
     record = RunRecord(
@@ -125,7 +141,11 @@ def assemble_run(
         task_count=summary.task_count,
         last_activity_at=run.last_seen_at,
         fingerprint=run.fingerprint,
-        sealed=over and not alive and now_ms - last_seen > SEAL_AFTER_MS,
+        sealed=over
+        and (
+            (seal_when_ended and (_decided(end) or verdict.reason is Reason.ERROR))
+            or (not alive and now_ms - last_seen > SEAL_AFTER_MS)
+        ),
     )
     return record, assemble_steps(run.graph, summary, over)
 
@@ -161,6 +181,12 @@ def summarize(tasks: Sequence[TaskRecord]) -> RunSummary:
         if task.status == Status.FAILED.value and task.status_reason:
             reasons.add(task.status_reason)
             step.failure_reasons.add(task.status_reason)
+        if (
+            task.status == Status.FAILED.value
+            and task.status_reason == Reason.ERROR.value
+            and not task.caught  # @catch's failures let the run go on
+        ):
+            step.max_error_attempt = max(step.max_error_attempt or 0, task.attempt)
         if (
             task.status == Status.FAILED.value
             and task.finished_at is not None
@@ -222,6 +248,32 @@ def graph_order(graph: dict[str, Any]) -> list[str]:
         queue.extend(n for n in nxt if n in steps and n not in order)
     order.extend(sorted(n for n in steps if n not in order))
     return order
+
+
+def _failed_for_good(graph: dict[str, Any] | None, summary: RunSummary) -> bool:
+    """Some task's code raised on the last attempt its step allows (see
+    status.attempts_allowed). Unknown without the graph: then liveness decides."""
+    if graph is None:
+        return False
+    steps = graph.get("steps") or {}
+    for name, step in summary.steps.items():
+        if step.max_error_attempt is None:
+            continue
+        info = steps.get(name) if isinstance(steps, dict) else None
+        if not isinstance(info, dict):
+            continue
+        decorators = [
+            (str(d.get("name")), d.get("attributes") or {})
+            for d in info.get("decorators") or []
+            if isinstance(d, dict)
+        ]
+        if step.max_error_attempt + 1 >= attempts_allowed(decorators):
+            return True
+    return False
+
+
+def _decided(end: StepSummary | None) -> bool:
+    return end is not None and bool(end.counts.get("completed", 0) + end.counts.get("failed", 0))
 
 
 def _end_verdict(end: StepSummary | None) -> Verdict | None:

@@ -196,7 +196,9 @@ class ServiceSource:
                 run_facts(rows, self.values), fingerprint=_fingerprint(rows)
             )
             tasks = [assemble_task(facts, t, self.liveness) for t in task_facts(rows, self.values)]
-            run, steps = assemble_run(facts, summarize(tasks), self.liveness, self.liveness.now_ms)
+            run, steps = assemble_run(
+                facts, summarize(tasks), self.liveness, self.liveness.now_ms, seal_when_ended=True
+            )
         except Exception:  # one bad run must never stop the sync
             stats.errors += 1
             log.exception("could not index %s/%s", rows.run.flow_id, rows.run.exposed_id)
@@ -235,7 +237,13 @@ class ServiceSource:
                     )
 
             written = ingest_run(
-                self.store, self.source_id, facts, read_tasks, self.liveness, self.liveness.now_ms
+                self.store,
+                self.source_id,
+                facts,
+                read_tasks,
+                self.liveness,
+                self.liveness.now_ms,
+                seal_when_ended=partial is None,
             )
         except Exception:  # one bad run must never stop the sync
             stats.errors += 1

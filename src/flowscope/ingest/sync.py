@@ -58,6 +58,7 @@ def ingest_run(
     read_tasks: TaskReader,
     liveness: Liveness,
     now_ms: int,
+    seal_when_ended: bool = False,
 ) -> Written:
     with store.run_writer(source_id) as writer:
         run_pk = writer.claim_run(run.flow_id, run.run_id, run.created_at)
@@ -77,7 +78,7 @@ def ingest_run(
         if changes.present is not None:
             writer.delete_tasks(t.pk for key, t in known.items() if key not in changes.present)
         summary = writer.summarize(run_pk)
-        record, steps = assemble_run(run, summary, liveness, now_ms)
+        record, steps = assemble_run(run, summary, liveness, now_ms, seal_when_ended)
         writer.write_steps(run_pk, steps)
         writer.write_run(run_pk, record)
         return Written(Outcome.WRITTEN, tasks_read=len(changes.changed))

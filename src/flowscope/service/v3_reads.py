@@ -374,7 +374,11 @@ def status_artifacts_of(
             a.c.ds_type,
             a.c.location,
             a.c.content_type,
-        ).where(_run_in(a, chunk), a.c.name.in_(STATUS_ARTIFACTS))
+        ).where(
+            _run_in(a, chunk),
+            # The `_parameters` task's artifacts hold the run's parameter values.
+            sa.or_(a.c.name.in_(STATUS_ARTIFACTS), a.c.step_name == "_parameters"),
+        )
         if wanted_tasks is not None:
             query = query.where(a.c.task_id.in_(wanted_tasks))
         found.extend(

@@ -127,6 +127,8 @@ class StepSummary:
     started_at: int | None
     finished_at: int | None
     failure_reasons: set[str] = field(default_factory=set)
+    # The highest attempt number among the step's tasks whose code raised (not caught).
+    max_error_attempt: int | None = None
 
 
 @dataclass

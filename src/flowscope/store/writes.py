@@ -209,6 +209,8 @@ class RunWriter:
                 sa.func.count(),
                 sa.func.min(t.c.started_at),
                 sa.func.max(t.c.finished_at),
+                # Tasks whose exception @catch caught are failed yet let the run go on.
+                sa.func.max(sa.case((t.c.caught == sa.false(), t.c.attempt), else_=None)),
             )
             .where(t.c.run_pk == run_pk)
             .group_by(t.c.step_name, t.c.status, t.c.status_reason)
@@ -217,7 +219,7 @@ class RunWriter:
         reasons: set[str] = set()
         total = 0
         last_finished: int | None = None
-        for step_name, status, reason, count, started, finished in rows:
+        for step_name, status, reason, count, started, finished, attempt in rows:
             summary = steps.setdefault(
                 step_name,
                 StepSummary(
@@ -241,6 +243,8 @@ class RunWriter:
             if status == "failed" and reason:
                 reasons.add(reason)
                 summary.failure_reasons.add(reason)
+            if status == "failed" and reason == "error" and attempt is not None:
+                summary.max_error_attempt = max(summary.max_error_attempt or 0, int(attempt))
             total += int(count)
         first = self.conn.execute(
             sa.select(t.c.step_name, t.c.task_id)
