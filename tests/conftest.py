@@ -1,4 +1,5 @@
-"""Shared fixtures: real Metaflow runs, real SQLite files and a real PostgreSQL server.
+"""Shared fixtures: real Metaflow runs, real SQLite files, a real PostgreSQL server and a
+real S3-compatible server (moto) on loopback.
 
 The store fixtures are parametrised over both databases. PostgreSQL is the local server
 on 127.0.0.1:5432 (or FLOWSCOPE_TEST_PG_URL); each test session makes its own database.
@@ -16,6 +17,7 @@ from starlette.testclient import TestClient
 from tests import oracle
 from tests.fixtures_runs import fixture_sysroot, run_fixture_flows
 from tests.pg import PG_ADMIN_URL, fresh_pg
+from tests.s3_server import CREDENTIALS, S3Server, start_moto
 
 from flowscope.api.app import create_app
 from flowscope.api.context import AppContext
@@ -90,6 +92,24 @@ def api(indexed_store: Store) -> Iterator[TestClient]:
     ctx.index.ready.set()
     with TestClient(create_app(ctx)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A moto S3 server on loopback for the whole session (stopped at the end).
+
+    Its credentials are put in this process's environment too, so that boto3 (flowscope's
+    S3 reader, the Metaflow client in a test) finds them through its usual chain.
+    """
+    server = start_moto(tmp_path_factory.mktemp("moto") / "moto.log")
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in CREDENTIALS.items():
+            patch.setenv(name, value)
+        patch.delenv("AWS_PROFILE", raising=False)
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 # Session fixtures defined in their own modules (imported last: they use the ones above).

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from flowscope.datastore.factory import Datastores
 from flowscope.index_location import choose_index, redacted
 from flowscope.ingest.service_follow import ServiceFollower
 from flowscope.ingest.service_source import ServiceSource
@@ -58,19 +59,30 @@ def follower(
     return ServiceFollower(mode.source, ready, mode.store.engine, on_synced)
 
 
-def load_artifact(artifact: V3Artifact) -> Any:
-    """An artifact's value from where its row says it is. Local datastores are recorded
-    as `:root:<the .metaflow folder>`; only such folders are opened."""
-    from flowscope.datastore import NotFoundError
-    from flowscope.datastore.local import LocalDatastore
+_DATASTORES = Datastores()
 
-    if artifact.location.startswith(":root:"):
-        root = Path(artifact.location.removeprefix(":root:"))
-        if root.name != ".metaflow":
-            raise NotFoundError(f"not a Metaflow datastore folder: {root}")
-        if not artifact.sha:
-            raise NotFoundError("artifact without a sha")
-        return LocalDatastore(root).load_artifact_value(
-            artifact.flow_id, artifact.sha, max_bytes=ARTIFACT_PREVIEW_BYTES
-        )
-    raise NotFoundError(f"no reader for artifacts at {artifact.location.split(':', 1)[0]}")
+
+def load_artifact(artifact: V3Artifact) -> Any:
+    """An artifact's value from where its row says it is: `:root:<ds_root>` (by sha under
+    that root) or the blob's full URL (`<ds_root>/<flow>/data/<sha[:2]>/<sha>`). Local
+    datastores are opened only when the root is a `.metaflow` folder."""
+    from flowscope.datastore import NotFoundError
+
+    location = artifact.location
+    if location.startswith(":root:"):
+        root = location.removeprefix(":root:")
+    else:
+        root, found, _ = location.partition(f"/{artifact.flow_id}/data/")
+        if not found:
+            raise NotFoundError(f"cannot tell the datastore root of {location!r}")
+    if artifact.ds_type == "local" and Path(root).name != ".metaflow":
+        raise NotFoundError(f"not a Metaflow datastore folder: {root}")
+    datastore = _DATASTORES.for_run(artifact.ds_type, root, "service", "")
+    if datastore is None:
+        raise NotFoundError(f"no datastore for artifacts at {location}")
+    return datastore.load_artifact(
+        artifact.flow_id,
+        artifact.sha or "",
+        max_bytes=ARTIFACT_PREVIEW_BYTES,
+        location=location,
+    )

@@ -248,3 +248,33 @@ test.describe('errors', () => {
     await expect(page.locator('.state-error')).toContainText('Check the pathspec');
   });
 });
+
+test.describe('datastore errors', () => {
+  test.use({ allowedConsoleErrors: [/status of 503/] });
+  test('task page: an unreachable datastore is said where the log and artifacts would be', async ({
+    page,
+    request,
+  }) => {
+    // The e2e server's runs are on local disk, so the server's 503 (S3 unreachable; tested
+    // for real in tests/datastore/test_api.py) is played here by answering those requests
+    // with the same status and body shape the server sends.
+    const r = await foreachRun(request);
+    const t = await taskWithLog(request, r);
+    const error = 's3://team-bucket/metaflow cannot be reached: Could not connect';
+    await page.route(/\/(logs\/stdout|artifacts)(\?|$)/, (route) =>
+      route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: JSON.stringify({ error }),
+      }),
+    );
+    await page.goto(`./${enc(t.flow)}/${enc(t.run)}/${enc(t.step_name)}/${enc(t.task_id)}`);
+    const stdout = page.locator('.log-view[data-stream="stdout"]');
+    await expect(stdout.getByRole('alert')).toContainText(error);
+    await expect(stdout.getByRole('alert')).toContainText('still shown from the index');
+    await page.goto(
+      `./${enc(t.flow)}/${enc(t.run)}/${enc(t.step_name)}/${enc(t.task_id)}?section=artifacts`,
+    );
+    await expect(page.getByRole('alert').first()).toContainText(error);
+  });
+});

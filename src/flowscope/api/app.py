@@ -18,7 +18,12 @@ from flowscope.api.context import AppContext
 from flowscope.api.live import EventHub
 from flowscope.api.responses import FastJSON
 from flowscope.api.routes import artifacts, cards, events, health, logs, runs, tasks
-from flowscope.datastore import NotFoundError
+from flowscope.datastore import (
+    DatastoreError,
+    DatastoreUnavailable,
+    DatastoreUnsupported,
+    NotFoundError,
+)
 from flowscope.store import BadCursor
 
 API_PREFIX = "/api/v1"
@@ -82,6 +87,19 @@ def create_api(ctx: AppContext) -> FastAPI:
     @api.exception_handler(NotFoundError)
     async def not_found(_request: Request, exc: NotFoundError) -> Response:
         return FastJSON({"error": str(exc) or "not found"}, status_code=404)
+
+    @api.exception_handler(DatastoreUnavailable)
+    async def unavailable(_request: Request, exc: DatastoreUnavailable) -> Response:
+        # The index still has the run; only what lives in its datastore is out of reach.
+        return FastJSON({"error": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+
+    @api.exception_handler(DatastoreUnsupported)
+    async def unsupported(_request: Request, exc: DatastoreUnsupported) -> Response:
+        return FastJSON({"error": str(exc)}, status_code=501)
+
+    @api.exception_handler(DatastoreError)
+    async def datastore_error(_request: Request, exc: DatastoreError) -> Response:
+        return FastJSON({"error": f"cannot read the run's datastore: {exc}"}, status_code=500)
 
     @api.get(API_PREFIX + "/docs", include_in_schema=False)
     async def api_docs() -> Response:

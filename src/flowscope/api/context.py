@@ -9,11 +9,14 @@ from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
 
+from flowscope.datastore import NotFoundError
+from flowscope.datastore.factory import Datastores
 from flowscope.ingest.sources import TaskDetails, task_details_for
+from flowscope.pathspec import Pathspec
 from flowscope.store import RunRef, Store
 
 if TYPE_CHECKING:
-    from flowscope.datastore.local import LocalDatastore
+    from flowscope.datastore.base import Datastore
     from flowscope.ingest.service_follow import SyncProgress
 
 
@@ -34,9 +37,9 @@ class AppContext:
     root: str | None = None  # the .metaflow folder being indexed, for /health
     database: str | None = None  # the metaflow-service database followed (no password)
     ui_dir: Path | None = None
+    datastores: Datastores = field(default_factory=Datastores)
     # flowscope as metaflow-service, mounted at /metadata (flowscope.api.metadata).
     metadata_app: ASGIApp | None = None
-    _datastores: dict[str, LocalDatastore] = field(default_factory=dict)
     _details: dict[tuple[str, str], TaskDetails | None] = field(default_factory=dict)
 
     def details_for(self, ref: RunRef) -> TaskDetails | None:
@@ -50,17 +53,23 @@ class AppContext:
         """A source that needs more than its location to answer (a database engine)."""
         self._details[(kind, location)] = details
 
-    def datastore_for(self, ref: RunRef) -> LocalDatastore | None:
-        """The reader of logs, artifacts and cards for a run's source, if it has one."""
-        if ref.source_kind == "local":
-            root = ref.source_location
-        elif ref.ds_type == "local" and ref.ds_root:
-            root = ref.ds_root  # a service run whose data is in a local datastore
-        else:
-            return None
-        found = self._datastores.get(root)
-        if found is None:
-            from flowscope.datastore.local import LocalDatastore
+    def datastore_for(self, ref: RunRef) -> Datastore | None:
+        """The reader of logs, artifacts and cards of a run, from its ds-type/ds-root."""
+        return self.datastores.for_run(
+            ref.ds_type, ref.ds_root, ref.source_kind, ref.source_location
+        )
 
-            found = self._datastores[root] = LocalDatastore(Path(root))
-        return found
+    def origin_of(self, ref: RunRef, task: Pathspec) -> Pathspec | None:
+        """The task a `resume` cloned this one from (its `origin-*` metadata), if any."""
+        details = self.details_for(ref)
+        if details is None:
+            return None
+        try:
+            entries = details.task_metadata(task)
+        except NotFoundError:
+            return None
+        latest = {m.field_name: m.value for m in entries}
+        run, task_id = latest.get("origin-run-id"), latest.get("origin-task-id")
+        if not run or not task_id or "None" in (run, task_id):
+            return None
+        return Pathspec(task.flow, run, task.step, task_id)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request
 
 from flowscope.api.context import AppContext
+from flowscope.datastore.base import Datastore as DatastoreReader
+from flowscope.pathspec import Pathspec
 from flowscope.store import RunRef
-
-if TYPE_CHECKING:
-    from flowscope.datastore.local import LocalDatastore
 
 
 def context(request: Request) -> AppContext:
@@ -52,14 +51,23 @@ def task_row(
 TaskRow = Annotated[dict[str, Any], Depends(task_row)]
 
 
-def datastore(ctx: Ctx, ref: Run) -> LocalDatastore:
+def datastore(ctx: Ctx, ref: Run) -> DatastoreReader:
     found = ctx.datastore_for(ref)
     if found is None:
-        raise HTTPException(404, "this run's source has no datastore flowscope can read")
+        raise HTTPException(404, "this run's metadata does not say where its data is")
     return found
 
 
-Datastore = Annotated["LocalDatastore", Depends(datastore)]
+Datastore = Annotated[DatastoreReader, Depends(datastore)]
+# What routes reading a run's datastore may answer besides 200 and 404 (see api/app.py).
+DATASTORE_ERRORS: dict[int | str, dict[str, Any]] = {
+    503: {"description": "The run's datastore cannot be reached now (`error` says why)"},
+    501: {"description": "The run's datastore is of a kind flowscope cannot read yet"},
+}
+
+
+def task_pathspec(ref: RunRef, task: dict[str, Any]) -> Pathspec:
+    return Pathspec(ref.flow_id, ref.run_id, task["step_name"], task["task_id"])
 
 
 def pick_attempt(task: dict[str, Any], attempt: int | None) -> int:

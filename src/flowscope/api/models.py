@@ -232,6 +232,11 @@ class LogPage(BaseModel):
     total: int
     start: int
     next_cursor: str | None = Field(description="`start` of the previous (earlier) page")
+    omitted_bytes: int = Field(
+        0,
+        description="bytes at the start of a log too big to read whole from remote storage "
+        "(only its tail is paged); 0 when the whole log is here",
+    )
 
 
 class LogMatch(BaseModel):

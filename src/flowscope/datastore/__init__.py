@@ -1,7 +1,7 @@
 """Readers for what Metaflow leaves in its datastore: logs, artifacts and cards.
 
-The errors live here so that every reader (local disk today, S3 later) raises the same
-types and the API can map them to HTTP answers in one place.
+The errors live here so that every reader (a local folder, S3, later Azure or GCS) raises
+the same types and the API maps them to HTTP answers in one place (`api/app.py`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,23 @@ class NotFoundError(DatastoreError):
     """The object does not exist, or the request named it in an unsafe way.
 
     Unsafe names (``..``, separators, symlinks that leave the root) are reported as
-    missing on purpose: the caller learns nothing about the file system around the root.
+    missing on purpose: the caller learns nothing about the storage around the root.
     """
 
 
-__all__ = ["DatastoreError", "NotFoundError"]
+class DatastoreUnavailable(DatastoreError):
+    """The storage could not be reached in time (network, credentials, a dead endpoint).
+
+    The index still knows the run; only its logs, artifacts and cards cannot be shown
+    now. The API answers 503 with this message.
+    """
+
+
+class DatastoreUnsupported(DatastoreError):
+    """The run's data lives in a kind of storage flowscope cannot read yet (Azure, GCS).
+
+    The API answers 501 with this message.
+    """
+
+
+__all__ = ["DatastoreError", "DatastoreUnavailable", "DatastoreUnsupported", "NotFoundError"]

@@ -21,12 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowscope.datastore.base import Datastore
+from flowscope.datastore.factory import Datastores
 from flowscope.datastore.local import LocalDatastore
 from flowscope.ingest.facts import RunFacts
 from flowscope.ingest.liveness import LocalLiveness
 from flowscope.ingest.local_reader import (
     META,
     PARAMETERS_STEP,
+    RunOrigins,
+    ValueLoader,
     is_racy,
     mtime_ns,
     read_run_extras,
@@ -62,10 +66,12 @@ class PassStats:
 
 
 class LocalIndexer:
-    def __init__(self, store: Store, root: Path) -> None:
+    def __init__(self, store: Store, root: Path, datastores: Datastores | None = None) -> None:
         self.store = store
         self.root = root
         self.datastore = LocalDatastore(root)
+        # For runs whose data is elsewhere (`--datastore=s3`): their graph and outcomes.
+        self._datastores = datastores or Datastores()
         self.source_id = store.source_id(SOURCE_KIND, str(root))
         self.liveness = LocalLiveness()
         self._warned_owned: set[tuple[str, str]] = set()
@@ -165,10 +171,11 @@ class LocalIndexer:
         header = read_run_header(run_dir, flow_id)
         if header is None:
             return False  # the run folder is being created; its record lands next
+        origins = read_run_origins(run_dir)
+        load = self._loader(origins)
         extras = None
         if stored is None or not stored.has_graph:
-            extras = read_run_extras(run_dir, flow_id, self._load_value)
-        origins = read_run_origins(run_dir)
+            extras = read_run_extras(run_dir, flow_id, load)
         run = RunFacts(
             flow_id=flow_id,
             run_id=header.run_id,
@@ -188,7 +195,7 @@ class LocalIndexer:
             self.store,
             self.source_id,
             run,
-            lambda known: self._read_tasks(run_dir, flow_id, known),
+            lambda known: self._read_tasks(run_dir, flow_id, known, load),
             self.liveness,
             int(time.time() * 1000),
         )
@@ -207,7 +214,11 @@ class LocalIndexer:
         return True
 
     def _read_tasks(
-        self, run_dir: Path, flow_id: str, known: Mapping[tuple[str, str], StoredTask]
+        self,
+        run_dir: Path,
+        flow_id: str,
+        known: Mapping[tuple[str, str], StoredTask],
+        load: ValueLoader,
     ) -> TaskChanges:
         """The tasks whose folders changed since the store read them (or that may still
         change: not finished, or read within the same mtime tick)."""
@@ -231,7 +242,7 @@ class LocalIndexer:
                     and stored.fingerprint == task_fingerprint(task_dir)
                 ):
                     continue
-                task = read_task(task_dir, step_dir.name, flow_id, self._load_value)
+                task = read_task(task_dir, step_dir.name, flow_id, load)
                 if task is None:
                     continue
                 last_seen = max(last_seen, task.last_seen_at or 0)
@@ -239,11 +250,26 @@ class LocalIndexer:
         changes.last_seen_at = last_seen or None
         return changes
 
+    def _loader(self, origins: RunOrigins) -> ValueLoader:
+        """Where a run's artifact values are read: this folder, or where its tasks'
+        ds-type/ds-root say (metadata local, data in S3)."""
+        if origins.ds_type in (None, "local"):
+            return self._load_value
+        found = self._datastores.for_run(
+            origins.ds_type, origins.ds_root, SOURCE_KIND, str(self.root)
+        )
+        if found is None:
+            return self._load_value
+        return lambda flow_id, sha: self._value(found, flow_id, sha)
+
     def _load_value(self, flow_id: str, sha: str) -> Any:
-        key = (flow_id, sha)
+        return self._value(self.datastore, flow_id, sha)
+
+    def _value(self, datastore: Datastore, flow_id: str, sha: str) -> Any:
+        key = (flow_id, sha)  # content-addressed: the same sha is the same value anywhere
         if key in self._values:
             return self._values[key]
-        value = self.datastore.load_artifact_value(flow_id, sha, max_bytes=1_000_000)
+        value = datastore.load_artifact(flow_id, sha, max_bytes=1_000_000)
         if (
             isinstance(value, bool | int | float | str | type(None))
             and len(self._values) < SMALL_VALUE_CACHE

@@ -30,6 +30,9 @@ STATUS_FIELDS = frozenset(
     {"attempt", "attempt-done", "attempt_ok", "foreach-stack", "foreach-execution-path"}
 )
 RACY_NS = 2_000_000_000
+# `<attempt>_artifact_<name>.json`: local metadata's record of one artifact (name, sha).
+ARTIFACT_RECORD = re.compile(r"^(?P<n>\d+)_artifact_(?P<name>.+)\.json$")
+OUTCOME_ARTIFACTS = frozenset({"_success", "_task_ok"})
 ATTEMPT_FILE = re.compile(r"^(?P<n>\d+)\.(?P<kind>attempt\.json|runtime|DONE\.lock|data\.json)$")
 
 ValueLoader = Callable[[str, str], Any]  # (flow_id, sha) -> unpickled value (safely)
@@ -99,6 +102,8 @@ def read_task(
     created_at: int | None = None
     last_change = 0
 
+    # Where the data is not local (`--datastore=s3`), these name the outcome artifacts.
+    recorded: dict[int, dict[str, Path]] = {}
     meta_dir = task_dir / META
     for entry in scandir(meta_dir):
         last_change = max(last_change, _entry_mtime_ms(entry))
@@ -106,6 +111,11 @@ def read_task(
             record = read_json(Path(entry.path))
             if isinstance(record, dict):
                 created_at = to_int(record.get("ts_epoch"))
+            continue
+        artifact = ARTIFACT_RECORD.match(entry.name)
+        if artifact is not None and artifact["name"] in OUTCOME_ARTIFACTS:
+            # Read only if the attempt's data.json is not here (see _outcome_objects).
+            recorded.setdefault(int(artifact["n"]), {})[artifact["name"]] = Path(entry.path)
             continue
         match = SYSMETA.match(entry.name)
         if not match or match["field"] not in STATUS_FIELDS:
@@ -161,7 +171,7 @@ def read_task(
         outcome = ok.get(number)
         if outcome is None and number in done_locks:
             # attempt_ok is missing (older Metaflow): the _task_ok artifact decides.
-            objects = _objects(data_files.get(number))
+            objects = _outcome_objects(data_files.get(number), recorded.get(number))
             outcome = _as_bool(_load(load_value, flow_id, objects.get("_task_ok")))
         attempts.append(
             AttemptFacts(
@@ -174,7 +184,8 @@ def read_task(
         )
     succeeded: bool | None = None
     if attempts and attempts[-1].ok is True:
-        latest_index = _objects(data_files.get(attempts[-1].attempt))
+        latest = attempts[-1].attempt
+        latest_index = _outcome_objects(data_files.get(latest), recorded.get(latest))
         succeeded = _as_bool(_load(load_value, flow_id, latest_index.get("_success")))
 
     return TaskFacts(
@@ -206,7 +217,8 @@ def foreach_label(stack: list[str] | None, path: str | None) -> str | None:
 
 def read_run_extras(run_dir: Path, flow_id: str, load_value: ValueLoader) -> RunExtras:
     extras = RunExtras()
-    objects = _objects(run_dir / PARAMETERS_STEP / "0" / "0.data.json")
+    params_task = run_dir / PARAMETERS_STEP / "0"
+    objects = _objects(params_task / "0.data.json") or _recorded_objects(params_task, 0)
     graph = _load(load_value, flow_id, objects.get("_graph_info"))
     if isinstance(graph, dict):
         extras.graph = graph
@@ -266,6 +278,33 @@ def _load(load_value: ValueLoader, flow_id: str, sha: str | None, missing: Any =
     except Exception as exc:  # a bad or unsafe artifact must never stop the indexer
         log.debug("cannot load artifact %s/%s: %s", flow_id, sha, exc)
         return missing
+
+
+def _recorded_sha(path: Path) -> str | None:
+    record = read_json(path)
+    sha = record.get("sha") if isinstance(record, dict) else None
+    return sha if isinstance(sha, str) else None
+
+
+def _outcome_objects(data_json: Path | None, records: dict[str, Path] | None) -> dict[str, str]:
+    """name -> sha from the attempt's data.json, else from its artifact records."""
+    if data_json is not None or not records:
+        return _objects(data_json)
+    shas = {name: _recorded_sha(path) for name, path in records.items()}
+    return {name: sha for name, sha in shas.items() if sha is not None}
+
+
+def _recorded_objects(task_dir: Path, attempt: int) -> dict[str, str]:
+    """name -> sha of an attempt's artifacts from local metadata's records: what stands
+    for the attempt's `data.json` when that lives in remote storage (`--datastore=s3`)."""
+    found = {}
+    for entry in scandir(task_dir / META):
+        match = ARTIFACT_RECORD.match(entry.name)
+        if match is not None and int(match["n"]) == attempt:
+            sha = _recorded_sha(Path(entry.path))
+            if sha is not None:
+                found[match["name"]] = sha
+    return found
 
 
 def _objects(data_json: Path | None) -> dict[str, str]:

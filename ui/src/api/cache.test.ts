@@ -220,7 +220,13 @@ describe('log tail', () => {
   const tail = (from: number, to: number): LogPage => {
     const items = [];
     for (let n = from; n <= to; n++) items.push(line(n));
-    return { items, total: to, start: from - 1, next_cursor: from > 1 ? '0' : null };
+    return {
+      items,
+      total: to,
+      start: from - 1,
+      next_cursor: from > 1 ? '0' : null,
+      omitted_bytes: 0,
+    };
   };
 
   it('appends new lines and ignores lines it has', () => {

@@ -133,7 +133,13 @@ describe('LiveCache: a task page', () => {
     };
     qc.setQueryData(keys.taskDetail(T), detail);
     const tailKey = keys.logPage(T, 'stdout', 0, 'tail');
-    qc.setQueryData<LogPage>(tailKey, { items: [], total: 0, start: 0, next_cursor: null });
+    qc.setQueryData<LogPage>(tailKey, {
+      items: [],
+      total: 0,
+      start: 0,
+      next_cursor: null,
+      omitted_bytes: 0,
+    });
     const lines = [0, 1, 2, 3, 4].map((i) => ({ n: i + 1, ts: i, text: `item 0 tick ${i}` }));
     cache.apply([
       ev({ kind: 'attempt_status', data: attempt('work', '2', 0) }),

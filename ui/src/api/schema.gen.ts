@@ -476,6 +476,12 @@ export interface components {
              * @description `start` of the previous (earlier) page
              */
             next_cursor: string | null;
+            /**
+             * Omitted Bytes
+             * @description bytes at the start of a log too big to read whole from remote storage (only its tail is paged); 0 when the whole log is here
+             * @default 0
+             */
+            omitted_bytes: number;
             /** Start */
             start: number;
             /** Total */
@@ -1052,6 +1058,20 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description The run's datastore is of a kind flowscope cannot read yet */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The run's datastore cannot be reached now (`error` says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     get_artifact_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__artifacts__name__get: {
@@ -1089,6 +1109,20 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description The run's datastore is of a kind flowscope cannot read yet */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The run's datastore cannot be reached now (`error` says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     list_cards_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__cards_get: {
@@ -1122,6 +1156,20 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description The run's datastore is of a kind flowscope cannot read yet */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The run's datastore cannot be reached now (`error` says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1157,6 +1205,20 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description The run's datastore is of a kind flowscope cannot read yet */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The run's datastore cannot be reached now (`error` says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1198,6 +1260,20 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description The run's datastore is of a kind flowscope cannot read yet */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The run's datastore cannot be reached now (`error` says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     download_log_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__logs__stream__download_get: {
@@ -1234,6 +1310,20 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description The run's datastore is of a kind flowscope cannot read yet */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The run's datastore cannot be reached now (`error` says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1273,6 +1363,20 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description The run's datastore is of a kind flowscope cannot read yet */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The run's datastore cannot be reached now (`error` says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

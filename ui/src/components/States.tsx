@@ -34,6 +34,15 @@ function hintFor(err: unknown): ReactNode {
           <Link to="/">runs list</Link> to find it.
         </>
       );
+    if (err.status === 503)
+      return (
+        <>
+          The run's datastore (where its logs, artifacts and cards are) cannot be reached from the
+          flowscope server right now. The run and its tasks are still shown from the index.
+        </>
+      );
+    if (err.status === 501)
+      return <>flowscope cannot read this kind of datastore yet; the Metaflow client can.</>;
     if (err.status >= 500) return <>The server failed on this request; its log says why.</>;
   }
   return null;

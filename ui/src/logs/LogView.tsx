@@ -6,7 +6,7 @@ import { keys } from '../api/keys';
 import type { LogLine } from '../api/models';
 import { LOG_PAGE, useLogSearch, useLogTail } from '../api/queries';
 import { DebouncedInput } from '../components/DebouncedInput';
-import { formatClock, formatCount, plural } from '../components/format';
+import { formatBytes, formatClock, formatCount, plural } from '../components/format';
 import { usePrefs } from '../components/prefs';
 import { ErrorState, Loading } from '../components/States';
 import { type AnsiSpan, parseAnsi } from './ansi';
@@ -157,6 +157,12 @@ export function LogView({
       <div className="log-toolbar">
         <strong className="log-title">{stream}</strong>
         <span className="muted">{tail.data ? plural(total, 'line') : ''}</span>
+        {tail.data?.omitted_bytes ? (
+          <span className="muted" role="note">
+            (the first {formatBytes(tail.data.omitted_bytes)} of this log are not shown: it is too
+            big to fetch whole from remote storage)
+          </span>
+        ) : null}
         <DebouncedInput
           className="search log-search"
           type="search"

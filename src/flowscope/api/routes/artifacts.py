@@ -6,10 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from flowscope.api.deps import Datastore, Run, TaskRow, pick_attempt
+from flowscope.api.deps import (
+    DATASTORE_ERRORS,
+    Datastore,
+    Run,
+    TaskRow,
+    pick_attempt,
+    task_pathspec,
+)
 from flowscope.api.models import ArtifactDetail, ArtifactPage
 from flowscope.api.responses import FastJSON, page
-from flowscope.datastore import DatastoreError
+from flowscope.datastore import DatastoreError, DatastoreUnavailable, DatastoreUnsupported
 from flowscope.datastore import preview as previews
 
 router = APIRouter(tags=["artifacts"])
@@ -18,7 +25,7 @@ TASK = "/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}"
 PREVIEW_MAX_BYTES = 20_000_000
 
 
-@router.get(TASK + "/artifacts", response_model=ArtifactPage)
+@router.get(TASK + "/artifacts", response_model=ArtifactPage, responses=DATASTORE_ERRORS)
 def list_artifacts(
     ref: Run,
     task: TaskRow,
@@ -27,18 +34,16 @@ def list_artifacts(
     include_private: bool = False,
 ) -> FastJSON:
     number = pick_attempt(task, attempt)
-    found = datastore.list_artifacts(
-        ref.flow_id, ref.run_id, task["step_name"], task["task_id"], number
-    )
+    found = datastore.list_artifacts(task_pathspec(ref, task), number)
     items = [
         {"name": a.name, "type": a.type, "size": a.size, "sha": a.sha}
-        for a in sorted(found, key=lambda a: a.name)
+        for a in found
         if include_private or not a.name.startswith("_")
     ]
     return page(items, None)
 
 
-@router.get(TASK + "/artifacts/{name}", response_model=ArtifactDetail)
+@router.get(TASK + "/artifacts/{name}", response_model=ArtifactDetail, responses=DATASTORE_ERRORS)
 def get_artifact(
     ref: Run,
     task: TaskRow,
@@ -47,16 +52,10 @@ def get_artifact(
     attempt: Annotated[int | None, Query(ge=0)] = None,
 ) -> FastJSON:
     number = pick_attempt(task, attempt)
-    found = {
-        a.name: a
-        for a in datastore.list_artifacts(
-            ref.flow_id, ref.run_id, task["step_name"], task["task_id"], number
-        )
-    }
-    artifact = found.get(name)
+    pathspec = task_pathspec(ref, task)
+    artifact = next((a for a in datastore.list_artifacts(pathspec, number) if a.name == name), None)
     if artifact is None:
         raise HTTPException(404, f"artifact {name} not found")
-    pathspec = f"{ref.flow_id}/{ref.run_id}/{task['step_name']}/{task['task_id']}"
     body = {
         "name": name,
         "type": artifact.type,
@@ -65,10 +64,18 @@ def get_artifact(
         "preview": None,
         "preview_kind": None,
         "preview_data": None,
-        "load_snippet": previews.load_snippet(pathspec, name, number),
+        "load_snippet": previews.load_snippet(str(pathspec), name, number),
     }
     try:
-        value = datastore.load_artifact_value(ref.flow_id, artifact.sha, PREVIEW_MAX_BYTES)
+        value = datastore.load_artifact(
+            ref.flow_id,
+            artifact.sha,
+            max_bytes=PREVIEW_MAX_BYTES,
+            encoding=artifact.encoding,
+            location=artifact.location,
+        )
+    except (DatastoreUnavailable, DatastoreUnsupported):
+        raise  # the storage, not this value: a 503/501 the UI shows in place
     except DatastoreError as exc:
         body["preview"] = str(exc)
         return FastJSON(body)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from starlette.responses import Response
 
-from flowscope.api.deps import Datastore, Run, TaskRow
+from flowscope.api.deps import DATASTORE_ERRORS, Ctx, Datastore, Run, TaskRow, task_pathspec
 from flowscope.api.models import CardPage
 from flowscope.api.responses import page
 from flowscope.datastore import NotFoundError
+from flowscope.datastore.base import Datastore as DatastoreReader
+from flowscope.pathspec import Pathspec
+from flowscope.store import RunRef
 
 router = APIRouter(tags=["cards"])
 
@@ -22,9 +25,26 @@ CARD_CSP = (
 )
 
 
-@router.get(TASK + "/cards", response_model=CardPage)
-def list_cards(ref: Run, task: TaskRow, datastore: Datastore, request: Request) -> Response:
-    cards = datastore.list_cards(ref.flow_id, ref.run_id, task["step_name"], task["task_id"])
+def _card_task(
+    ctx: Ctx, ref: RunRef, task: dict[str, object], datastore: DatastoreReader
+) -> tuple[DatastoreReader, Pathspec]:
+    """Where the task's cards are: like `get_cards(task)`, those of the task `resume`
+    cloned it from, when it is a clone (in the origin run's datastore if indexed)."""
+    pathspec = task_pathspec(ref, task)
+    origin = ctx.origin_of(ref, pathspec)
+    if origin is None or origin.run is None:
+        return datastore, pathspec
+    origin_ref = ctx.store.find_run(origin.flow, origin.run)
+    found = ctx.datastore_for(origin_ref) if origin_ref is not None else None
+    return found or datastore, origin
+
+
+@router.get(TASK + "/cards", response_model=CardPage, responses=DATASTORE_ERRORS)
+def list_cards(
+    ctx: Ctx, ref: Run, task: TaskRow, datastore: Datastore, request: Request
+) -> Response:
+    source, pathspec = _card_task(ctx, ref, task, datastore)
+    cards = source.list_cards(pathspec)
     base = str(request.url.path).rstrip("/")
     items = [{"id": c.hash, "type": c.type, "url": f"{base}/{c.hash}"} for c in cards]
     return page(items, None)
@@ -33,13 +53,12 @@ def list_cards(ref: Run, task: TaskRow, datastore: Datastore, request: Request) 
 @router.get(
     TASK + "/cards/{card_id}",
     response_class=Response,
-    responses={200: {"content": {"text/html": {}}}},
+    responses={200: {"content": {"text/html": {}}}, **DATASTORE_ERRORS},
 )
-def get_card(ref: Run, task: TaskRow, datastore: Datastore, card_id: str) -> Response:
+def get_card(ctx: Ctx, ref: Run, task: TaskRow, datastore: Datastore, card_id: str) -> Response:
+    source, pathspec = _card_task(ctx, ref, task, datastore)
     try:
-        html = datastore.card_html(
-            ref.flow_id, ref.run_id, task["step_name"], task["task_id"], card_id
-        )
+        html = source.card_html(pathspec, card_id)
     except NotFoundError as exc:
         raise HTTPException(404, f"card {card_id} not found") from exc
     return Response(

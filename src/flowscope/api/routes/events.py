@@ -26,6 +26,8 @@ from flowscope.api.context import AppContext
 from flowscope.api.deps import Ctx
 from flowscope.api.live import EventHub
 from flowscope.datastore import DatastoreError
+from flowscope.datastore.base import STREAMS
+from flowscope.pathspec import Pathspec
 from flowscope.store import RunRef
 
 router = APIRouter(tags=["events"])
@@ -205,6 +207,7 @@ class _LogTail:
         self.ctx, self.ref = ctx, ref
         self.step_name, self.task_id = step_name, task_id
         self.seen: dict[tuple[int, str], int] = {}
+        self.pathspec = Pathspec(ref.flow_id, ref.run_id, step_name, task_id)
 
     def new_frames(self) -> list[bytes]:
         datastore = self.ctx.datastore_for(self.ref)
@@ -213,11 +216,9 @@ class _LogTail:
             return []
         frames = []
         attempt = int(task["attempt"])
-        for stream in ("stdout", "stderr"):
+        for stream in STREAMS:
             try:
-                log = datastore.open_log(
-                    self.ref.flow_id, self.ref.run_id, self.step_name, self.task_id, attempt, stream
-                )
+                log = datastore.open_log(self.pathspec, attempt, stream).lines
             except DatastoreError:
                 continue  # not started yet
             key = (attempt, stream)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from flowscope.api.deps import Ctx, Run, TaskRow
+from flowscope.api.deps import Ctx, Run, TaskRow, task_pathspec
 from flowscope.api.models import TaskDetail, TaskPage
 from flowscope.api.responses import FastJSON, page
+from flowscope.datastore import DatastoreError
+from flowscope.datastore.base import Datastore, Stream
 from flowscope.datastore.exceptions import find_exception
 from flowscope.pathspec import Pathspec
 
@@ -51,15 +54,17 @@ def get_task(ctx: Ctx, ref: Run, task: TaskRow) -> FastJSON:
     detail["exception"] = None
     details = ctx.details_for(ref)
     if details is not None:
-        pathspec = Pathspec(ref.flow_id, ref.run_id, task["step_name"], task["task_id"])
-        detail["metadata"] = [vars(m) for m in details.task_metadata(pathspec)]
+        detail["metadata"] = [vars(m) for m in details.task_metadata(task_pathspec(ref, task))]
     datastore = ctx.datastore_for(ref)
     if datastore is not None:
-        detail["exception"] = _exception(datastore, ref.flow_id, ref.run_id, task)
+        # When the datastore cannot be read the page still renders from the index; the
+        # log panel says why.
+        with contextlib.suppress(DatastoreError):
+            detail["exception"] = _exception(datastore, task_pathspec(ref, task), task)
     return FastJSON(detail)
 
 
-def _exception(datastore: Any, flow_id: str, run_id: str, task: dict[str, Any]) -> Any:
+def _exception(datastore: Datastore, pathspec: Pathspec, task: dict[str, Any]) -> Any:
     """The traceback of the latest failed attempt (or of the one @catch caught)."""
     failed = [a for a in task["attempts"] if a["status"] == "failed"]
     if task["caught"] and task["attempts"]:
@@ -68,8 +73,8 @@ def _exception(datastore: Any, flow_id: str, run_id: str, task: dict[str, Any]) 
         return None
     attempt = failed[-1]["attempt"]
     # @catch prints the traceback it caught to stdout; a raising task's goes to stderr.
-    stream = "stdout" if task["caught"] else "stderr"
-    lines = datastore.read_log(flow_id, run_id, task["step_name"], task["task_id"], attempt, stream)
+    stream: Stream = "stdout" if task["caught"] else "stderr"
+    lines = datastore.open_log(pathspec, attempt, stream).lines.lines()
     found = find_exception([line.text for line in lines])
     if found is None:
         return None
