@@ -2,12 +2,16 @@
 
     python -m bench.generate --root DIR runs --count 1000
     python -m bench.generate --root DIR bigrun --tasks 100000
+    python -m bench.generate --db URL archive --runs 1000000 --big-run-tasks 100000 --seed 0
 
 DIR is a sysroot (the datastore goes to DIR/.metaflow) or a `.metaflow` folder. A
 manifest (`flowscope-bench.json`, next to `.metaflow`) records what was generated, so the
 benchmarks can reuse a folder instead of writing it again. Tasks are written by one
 process per core; files are written directly, and identical artifact values share one
 content-addressed blob, as in Metaflow.
+
+`archive` writes no files: it fills an index database (SQLite or PostgreSQL) with a
+realistic archive of runs, see bench/archive.py.
 """
 
 from __future__ import annotations
@@ -169,7 +173,8 @@ def _write_batch_with(writer: Writer, batch: Batch) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.generate", description=__doc__)
-    parser.add_argument("--root", type=Path, required=True, help="sysroot or .metaflow folder")
+    parser.add_argument("--root", type=Path, help="sysroot or .metaflow folder (runs, bigrun)")
+    parser.add_argument("--db", help="index database URL (archive)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -185,7 +190,16 @@ def main(argv: list[str] | None = None) -> int:
     big.add_argument("--tasks", type=int, default=100_000)
     big.add_argument("--retry-every", type=int, default=1000)
     big.add_argument("--catch-every", type=int, default=5000)
+    archive = commands.add_parser("archive", help="an archive of runs straight into an index")
+    archive.add_argument("--runs", type=int, default=1_000_000)
+    archive.add_argument("--big-run-tasks", type=int, default=100_000)
+    archive.add_argument("--seed", type=int, default=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+
+    if args.scenario == "archive":
+        return _archive(parser, args)
+    if args.root is None:
+        parser.error(f"{args.scenario} needs --root")
 
     params = scenario_params(args)
     result = generate(args.root, args.scenario, params, args.workers, replace=args.replace)
@@ -193,6 +207,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{datastore_path(args.root)}: {result.runs} runs, {result.tasks} tasks "
         f"in {result.seconds:.1f}s ({args.workers} workers)"
     )
+    return 0
+
+
+def _archive(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from bench.archive import generate_archive
+
+    if not args.db:
+        parser.error("archive needs --db")
+    result = generate_archive(args.db, args.runs, args.big_run_tasks, args.seed)
+    print(f"{args.db}: {result.runs:,} runs, {result.tasks:,} tasks in {result.seconds:.1f}s")
+    if result.big_run:
+        print(result.big_run)
     return 0
 
 

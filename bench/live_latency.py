@@ -37,39 +37,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--poll", action="store_true", help="serve with --poll (no inotify)")
+    parser.add_argument(
+        "--root", type=Path, default=None, help="an existing sysroot (default: a new, empty one)"
+    )
+    parser.add_argument("--db", default=None, help="its index (default: a new one)")
     args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory(prefix="flowscope-latency-") as scratch:
-        sysroot = Path(scratch)
-        (sysroot / ".metaflow").mkdir()
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        command = [
-            sys.executable,
-            "-m",
-            "flowscope.cli",
-            "serve",
-            "--root",
-            str(sysroot / ".metaflow"),
-            "--db",
-            f"sqlite:///{sysroot / 'index.sqlite'}",
-            "--port",
-            str(port),
-            *(["--poll"] if args.poll else []),
-        ]
-        server = subprocess.Popen(command, env=flow_env(sysroot), stdout=subprocess.DEVNULL)
-        try:
-            _wait_ready(url)
-            listed, created, completed = [], [], []
-            for _ in range(args.runs):
-                a, b, c = _one_run(sysroot, url)
-                listed.append(a)
-                created.append(b)
-                completed.append(c)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-
+    listed, created, completed = measure(args.root, args.db, args.runs, args.poll)
     print(f"flowscope live latency ({'polling' if args.poll else 'inotify'}); {machine()}")
     rows = []
     missed = False
@@ -92,8 +65,45 @@ def main() -> int:
     return 1 if missed else 0
 
 
+def measure(
+    root: Path | None, db: str | None, runs: int, poll: bool = False
+) -> tuple[list[float], list[float], list[float]]:
+    """Latencies (s) of `runs` real runs into `root` (a sysroot), served from `db`."""
+    with tempfile.TemporaryDirectory(prefix="flowscope-latency-") as scratch:
+        sysroot = root or Path(scratch)
+        (sysroot / ".metaflow").mkdir(exist_ok=True)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        command = [
+            sys.executable,
+            "-m",
+            "flowscope.cli",
+            "serve",
+            "--root",
+            str(sysroot / ".metaflow"),
+            "--db",
+            db or f"sqlite:///{Path(scratch) / 'index.sqlite'}",
+            "--port",
+            str(port),
+            *(["--poll"] if poll else []),
+        ]
+        server = subprocess.Popen(command, env=flow_env(sysroot), stdout=subprocess.DEVNULL)
+        try:
+            _wait_ready(url)
+            listed, created, completed = [], [], []
+            for _ in range(runs):
+                a, b, c = _one_run(sysroot, url)
+                listed.append(a)
+                created.append(b)
+                completed.append(c)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return listed, created, completed
+
+
 def _wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 1200  # a datastore with a big run takes a while to check
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/api/v1/health", timeout=2).json().get("ready"):

@@ -7,7 +7,7 @@ The filled index is kept (default: /tmp/flowscope-bench/runs-<N>.sqlite) and reu
 time; filling a million runs takes about an hour on 2 cores.
 
 Writing a million runs through a datastore would take hours, so the runs go straight in
-through the store's write API (`RunWriter.ensure_run` / `write_run`, one transaction per
+through the store's write API (`RunWriter.claim_run` / `write_run`, one transaction per
 10,000 runs, the way an indexer writes). The requests then go through the real ASGI app
 (Starlette's TestClient): median of `--repeat`. A request slower than 100 ms is reported
 with each SQL statement it ran, that statement's time and its `EXPLAIN QUERY PLAN`.
@@ -114,7 +114,8 @@ def fill(store: Store, runs: int) -> int:
         with store.run_writer(source_id) as writer:
             for i in range(offset, min(offset + BATCH, runs)):
                 record = synthetic_run(i, first_start + i * SPACING_MS, rng)
-                pk = writer.ensure_run(record.flow_id, record.run_id, record.started_at)
+                pk = writer.claim_run(record.flow_id, record.run_id, record.started_at)
+                assert pk is not None, "a fresh benchmark index holds no other source's runs"
                 writer.write_run(pk, record)
         done = min(offset + BATCH, runs)
         if done % 100_000 == 0 or done == runs:

@@ -6,12 +6,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from flowscope.store import Store
-from flowscope.store.schema import metadata
+from flowscope.store.schema import include_name, metadata
 
 
 def test_migrated_schema_matches_declared_schema(store: Store) -> None:
     with store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"include_name": include_name}), metadata
+        )
     assert [
         d
         for d in diff

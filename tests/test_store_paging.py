@@ -7,8 +7,8 @@ import random
 import pytest
 
 from flowscope.store import BadCursor, RunFilters, Store
-from flowscope.store.reads import RUN_ORDERS
 from flowscope.store.records import RunRecord
+from flowscope.store.runs_list import RUN_ORDERS
 
 
 def _fill(store: Store, count: int) -> list[RunRecord]:

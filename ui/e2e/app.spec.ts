@@ -96,10 +96,10 @@ test('timeline: hovering a bar shows its card, clicking it opens the task', asyn
   const box = await canvas.boundingBox();
   if (!box) throw new Error('no canvas box');
   // Row 1 is the first task of the first step (row 0 is the step's header): 26 px axis,
-  // 22 px rows, bars right of the 240 px label gutter. Sweep along it to find a bar.
-  const y = box.y + 26 + 22 + 11;
+  // 26 px density lane, 22 px rows, bars right of the 280 px label gutter. Sweep along it.
+  const y = box.y + 26 + 26 + 22 + 11;
   let found = false;
-  for (let x = box.x + 242; x < box.x + box.width - 2; x += 3) {
+  for (let x = box.x + 282; x < box.x + box.width - 2; x += 3) {
     await page.mouse.move(x, y);
     if (await page.locator('.hover-card').isVisible()) {
       found = true;

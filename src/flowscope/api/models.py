@@ -198,6 +198,24 @@ class Timeline(BaseModel):
     attempts: TimelineAttempts
 
 
+class TimelineDetailAttempt(BaseModel):
+    attempt: int
+    status: TaskStatus
+    started_at: int | None
+    finished_at: int | None
+
+
+class TimelineDetailTask(BaseModel):
+    step_name: str
+    task_id: str
+    foreach_label: str | None
+    attempts: list[TimelineDetailAttempt]
+
+
+class TimelineDetail(BaseModel):
+    items: list[TimelineDetailTask]
+
+
 class Artifact(BaseModel):
     name: str
     type: str | None

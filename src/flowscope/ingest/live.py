@@ -1,7 +1,7 @@
 """Keeping the index current while `flowscope serve` runs.
 
-File-system events (inotify through watchfiles) name the runs that changed; those are
-re-read at once. Where there are no events (network mounts: `--poll`, or when inotify
+File-system events (inotify through watchfiles, on the folders that can still change:
+ingest/watch.py) name the runs that changed; those are re-read at once. Where there are no events (network mounts: `--poll`, or when inotify
 fails), an incremental pass every `POLL_EVERY_S` seconds stands in for them. Unfinished runs
 are also re-read every `LIVENESS_EVERY_S` seconds, since a process dying writes nothing,
 and a full pass every `FULL_PASS_EVERY_S` seconds catches anything an event missed.
@@ -18,6 +18,7 @@ from pathlib import Path
 import watchfiles
 
 from flowscope.ingest.local_indexer import NOT_FLOWS, LocalIndexer, PassStats, ProgressCallback
+from flowscope.ingest.watch import is_watch_limit, kernel_limit, needs_new_set, watch_set
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class LiveIndexer:
         while not self.stop_event.is_set():
             try:
                 self._follow()
-            except Exception:  # e.g. more folders than inotify may watch
+            except Exception:
                 log.exception("following file events failed; polling instead")
                 self.poll = True
                 self.stop_event.wait(1.0)
@@ -92,30 +93,64 @@ class LiveIndexer:
             self.stop_event.wait(POLL_EVERY_S)
 
     def _watch(self, root: Path) -> None:
+        """Follow file events on the folders that can still change (ingest/watch.py),
+        restarting the watcher whenever that set of folders changes."""
         last_liveness = last_full = time.monotonic()
-        for changes in watchfiles.watch(
-            root,
-            stop_event=self.stop_event,
-            yield_on_timeout=True,
-            rust_timeout=int(LIVENESS_EVERY_S * 1000),
-            debounce=150,
-            step=50,
-            recursive=True,
-            ignore_permission_denied=True,
-        ):
-            runs = runs_touched(root, (path for _, path in changes))
-            if runs:
-                self.indexer.index_runs(sorted(runs))
-            now = time.monotonic()
-            if now - last_full >= self.full_pass_every_s:
-                self.indexer.index_once()
-                self.indexer.store.prune_events(KEEP_EVENTS)
-                last_full = last_liveness = now
-            elif now - last_liveness >= LIVENESS_EVERY_S:
-                unsealed = [key for key in self.indexer.unsealed_runs() if key not in runs]
-                if unsealed:
-                    self.indexer.index_runs(unsealed)
-                last_liveness = now
+        while not self.stop_event.is_set():
+            unsealed = set(self.indexer.unsealed_runs())
+            current = watch_set(root, unsealed)
+            try:
+                for changes in watchfiles.watch(
+                    *current.paths,
+                    stop_event=self.stop_event,
+                    yield_on_timeout=True,
+                    rust_timeout=int(LIVENESS_EVERY_S * 1000),
+                    debounce=150,
+                    step=50,
+                    recursive=False,
+                    # True would also swallow the kernel refusing a watch (the limit),
+                    # leaving folders silently unwatched.
+                    ignore_permission_denied=False,
+                ):
+                    paths = [path for _, path in changes]
+                    runs = runs_touched(root, paths)
+                    if runs:
+                        self.indexer.index_runs(sorted(runs))
+                    restart = needs_new_set(paths, current)
+                    if any(Path(path).parent == root for path in paths):
+                        # A new flow: its folder was not watched yet, so a run that
+                        # appeared in it meanwhile made no event. A pass finds it.
+                        self.indexer.index_once()
+                    now = time.monotonic()
+                    if now - last_full >= self.full_pass_every_s:
+                        self.indexer.index_once()
+                        self.indexer.store.prune_events(KEEP_EVENTS)
+                        last_full = last_liveness = now
+                        restart = True
+                    elif now - last_liveness >= LIVENESS_EVERY_S:
+                        still = set(self.indexer.unsealed_runs())
+                        stale = [key for key in still if key not in runs]
+                        if stale:
+                            self.indexer.index_runs(stale)
+                        restart = restart or set(self.indexer.unsealed_runs()) != unsealed
+                        last_liveness = now
+                    if restart:
+                        break
+            except FileNotFoundError:
+                continue  # a watched folder went away (a run deleted): look again
+            except OSError as exc:
+                if not is_watch_limit(exc):
+                    raise
+                log.warning(
+                    "the kernel refused a file watch (fs.inotify.max_user_watches is %s; "
+                    "this datastore needs %d watches): following %s by polling every %.0f s",
+                    kernel_limit() or "unknown",
+                    len(current.paths),
+                    root,
+                    POLL_EVERY_S,
+                )
+                self.poll = True
+                return
 
 
 def runs_touched(root: Path, paths: Iterable[str]) -> set[tuple[str, str]]:

@@ -15,10 +15,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from flowscope.store import bulk, reads, writes
 from flowscope.store import schema as s
+from flowscope.store import timeline as timelines
 from flowscope.store.database import create_engine, is_sqlite, migrate
 from flowscope.store.paging import BadCursor
-from flowscope.store.reads import RunFilters, RunRef
+from flowscope.store.reads import RunRef
 from flowscope.store.records import StoredRun, WholeRun
+from flowscope.store.runs_list import RunFilters
 from flowscope.store.writes import RunWriter
 
 __all__ = ["BadCursor", "RunFilters", "RunRef", "Store"]
@@ -141,7 +143,21 @@ class Store:
 
     def timeline(self, ref: RunRef) -> dict[str, Any]:
         with self.read() as conn:
-            return reads.timeline(conn, ref)
+            return timelines.timeline(conn, ref)
+
+    def timeline_overview(self, ref: RunRef) -> timelines.Overview:
+        with self.read() as conn:
+            return timelines.overview(conn, ref)
+
+    def timeline_detail(
+        self, ref: RunRef, selectors: Sequence[timelines.TaskSelector]
+    ) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            return timelines.detail(conn, ref, selectors)
+
+    def timeline_version(self, ref: RunRef) -> str:
+        with self.read() as conn:
+            return timelines.version(conn, ref)
 
     def run_version(self, ref: RunRef) -> int | None:
         with self.read() as conn:

@@ -76,7 +76,10 @@ def insert_new_runs(conn: Connection, source_id: int, runs: Sequence[WholeRun]) 
             for step in whole.steps
         )
         user = set(whole.run.tags)
-        tag_rows.extend((tag, pk, tag not in user) for tag in user | set(whole.run.system_tags))
+        tag_rows.extend(
+            (tag, pk, tag not in user, whole.run.started_at)
+            for tag in user | set(whole.run.system_tags)
+        )
     _insert_many(conn, s.tasks, TASK_COLUMNS, task_rows)
     task_pk = _task_pks(conn, pks)
     attempt_rows = [
@@ -94,7 +97,7 @@ def insert_new_runs(conn: Connection, source_id: int, runs: Sequence[WholeRun]) 
     ]
     _insert_many(conn, s.attempts, ATTEMPT_COLUMNS, attempt_rows)
     _insert_many(conn, s.steps, STEP_COLUMNS, step_rows)
-    _insert_many(conn, s.run_tags, ("tag", "run_pk", "is_system"), tag_rows)
+    _insert_many(conn, s.run_tags, ("tag", "run_pk", "is_system", "started_at"), tag_rows)
     _count_flows(conn, fresh, pks)
     now = int(time.time() * 1000)
     _insert_many(

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql import ColumnElement, Select
 
 
@@ -51,7 +51,7 @@ def fetch_page(
     sort_field: str,
     limit: int,
     cursor: str | None,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[Row[Any]], str | None]:
     """Run `query` one page at a time, ordered by `key` then `pk`.
 
     `sort_field` names the selected column holding the sort value, to build the next cursor.
@@ -59,7 +59,7 @@ def fetch_page(
     after_value, after_pk, in_nulls = (
         (None, None, False) if cursor is None else decode_cursor(cursor)
     )
-    rows: list[dict[str, Any]] = []
+    rows: list[Row[Any]] = []
     if not in_nulls:
         page = query.where(key.column.is_not(None)) if key.nullable else query
         if after_pk is not None:
@@ -70,7 +70,7 @@ def fetch_page(
                 else bound > sa.tuple_(sa.literal(after_value), sa.literal(after_pk))
             )
         order = (key.column.desc(), pk.desc()) if key.descending else (key.column.asc(), pk.asc())
-        rows = [dict(r._mapping) for r in conn.execute(page.order_by(*order).limit(limit + 1))]
+        rows = list(conn.execute(page.order_by(*order).limit(limit + 1)).all())
         if len(rows) > limit:
             return rows[:limit], _cursor_after(rows[limit - 1], sort_field)
         after_pk = None
@@ -78,16 +78,12 @@ def fetch_page(
         page = query.where(key.column.is_(None))
         if in_nulls and after_pk is not None:
             page = page.where(pk > after_pk)
-        more = [
-            dict(r._mapping)
-            for r in conn.execute(page.order_by(pk.asc()).limit(limit - len(rows) + 1))
-        ]
-        rows.extend(more)
+        rows.extend(conn.execute(page.order_by(pk.asc()).limit(limit - len(rows) + 1)).all())
         if len(rows) > limit:
             return rows[:limit], _cursor_after(rows[limit - 1], sort_field)
     return rows, None
 
 
-def _cursor_after(row: dict[str, Any], sort_field: str) -> str:
-    value = row[sort_field]
-    return encode_cursor(value, row["pk"], value is None)
+def _cursor_after(row: Row[Any], sort_field: str) -> str:
+    value = row._mapping[sort_field]
+    return encode_cursor(value, row.pk, value is None)

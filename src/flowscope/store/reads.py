@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,15 +12,8 @@ from sqlalchemy.engine import Connection
 from flowscope.store import schema as s
 from flowscope.store.items import attempt_item, run_item, step_item, task_item
 from flowscope.store.paging import SortKey, decode_cursor, encode_cursor, fetch_page
+from flowscope.store.runs_list import RUN_COLUMNS, RunFilters, page_of_runs
 
-RUN_ORDERS = {
-    "-started_at": ("started_at", True, False),
-    "started_at": ("started_at", False, False),
-    "-finished_at": ("finished_at", True, True),
-    "finished_at": ("finished_at", False, True),
-    "-duration_ms": ("duration_ms", True, True),
-    "duration_ms": ("duration_ms", False, True),
-}
 TASK_ORDERS = {
     "task_id": ("task_key", False, False),
     "-task_id": ("task_key", True, False),
@@ -36,23 +28,6 @@ TASK_ORDERS = {
 RECENT_RUNS = 20
 r, t, a, st, rt, f, src = s.runs, s.tasks, s.attempts, s.steps, s.run_tags, s.flows, s.sources
 
-RUN_COLUMNS = (
-    r.c.pk,
-    r.c.flow_id,
-    r.c.run_id,
-    r.c.user,
-    r.c.status,
-    r.c.status_reason,
-    r.c.started_at,
-    r.c.finished_at,
-    r.c.duration_ms,
-    r.c.tags,
-    r.c.system_tags,
-    r.c.project,
-    r.c.branch,
-    r.c.first_failure_step,
-    r.c.first_failure_task,
-)
 TASK_COLUMNS = (
     t.c.pk,
     t.c.step_name,
@@ -70,19 +45,6 @@ TASK_COLUMNS = (
 
 
 @dataclass
-class RunFilters:
-    flow_id: str | None = None
-    user: str | None = None
-    tags: Sequence[str] = ()
-    status: str | None = None
-    started_after: int | None = None
-    started_before: int | None = None
-    project: str | None = None
-    branch: str | None = None
-    q: str | None = None
-
-
-@dataclass
 class RunRef:
     pk: int
     flow_id: str
@@ -97,36 +59,8 @@ class RunRef:
 def list_runs(
     conn: Connection, filters: RunFilters, order: str, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    field, descending, nullable = RUN_ORDERS[order]
-    query = sa.select(*RUN_COLUMNS)
-    if filters.flow_id is not None:
-        query = query.where(r.c.flow_id == filters.flow_id)
-    if filters.user is not None:
-        query = query.where(r.c.user == filters.user)
-    if filters.status is not None:
-        query = query.where(r.c.status == filters.status)
-    if filters.project is not None:
-        query = query.where(r.c.project == filters.project)
-    if filters.branch is not None:
-        query = query.where(r.c.branch == filters.branch)
-    if filters.started_after is not None:
-        query = query.where(r.c.started_at >= filters.started_after)
-    if filters.started_before is not None:
-        query = query.where(r.c.started_at < filters.started_before)
-    for tag in filters.tags:
-        query = query.where(r.c.pk.in_(sa.select(rt.c.run_pk).where(rt.c.tag == tag)))
-    if filters.q:
-        pattern = (
-            "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
-        query = query.where(
-            sa.or_(r.c.run_id.like(pattern, escape="\\"), r.c.flow_id.like(pattern, escape="\\"))
-        )
-    column = r.c[field]
-    rows, next_cursor = fetch_page(
-        conn, query, SortKey(column, descending, nullable), r.c.pk, field, limit, cursor
-    )
-    return [run_item(row) for row in rows], next_cursor
+    rows, next_cursor = page_of_runs(conn, filters, order, limit, cursor)
+    return [run_item(row._mapping) for row in rows], next_cursor
 
 
 def list_flows(
@@ -147,11 +81,8 @@ def list_flows(
         next_cursor = encode_cursor(rows[-1]["flow_id"], 0, False)
     last_pks = [row["last_run_pk"] for row in rows if row["last_run_pk"] is not None]
     last_runs = {
-        row["pk"]: run_item(row)
-        for row in (
-            dict(x._mapping)
-            for x in conn.execute(sa.select(*RUN_COLUMNS).where(r.c.pk.in_(last_pks)))
-        )
+        x.pk: run_item(x._mapping)
+        for x in conn.execute(sa.select(*RUN_COLUMNS).where(r.c.pk.in_(last_pks)))
     }
     items = []
     for row in rows:
@@ -221,12 +152,11 @@ def get_run(conn: Connection, run_pk: int) -> dict[str, Any] | None:
     ).first()
     if row is None:
         return None
-    data = dict(row._mapping)
-    item = run_item(data)
-    item["parameters"] = orjson.loads(data["parameters"]) if data["parameters"] else {}
-    item["origin_run_id"] = data["origin_run_id"]
-    item["task_count"] = data["task_count"]
-    graph = orjson.loads(data["graph"]) if data["graph"] else {}
+    item = run_item(row._mapping)
+    item["parameters"] = orjson.loads(row.parameters) if row.parameters else {}
+    item["origin_run_id"] = row.origin_run_id
+    item["task_count"] = row.task_count
+    graph = orjson.loads(row.graph) if row.graph else {}
     item["script_name"] = graph.get("file") if isinstance(graph.get("file"), str) else None
     return item
 
@@ -265,7 +195,7 @@ def list_tasks(
     rows, next_cursor = fetch_page(
         conn, query, SortKey(t.c[field], descending, nullable), t.c.pk, field, limit, cursor
     )
-    return [task_item(row, ref.flow_id, ref.run_id) for row in rows], next_cursor
+    return [task_item(row._mapping, ref.flow_id, ref.run_id) for row in rows], next_cursor
 
 
 def get_task(conn: Connection, ref: RunRef, step_name: str, task_id: str) -> dict[str, Any] | None:
@@ -282,84 +212,6 @@ def get_task(conn: Connection, ref: RunRef, step_name: str, task_id: str) -> dic
         for at in conn.execute(sa.select(a).where(a.c.task_pk == row.pk).order_by(a.c.attempt))
     ]
     return item
-
-
-def timeline(conn: Connection, ref: RunRef) -> dict[str, Any]:
-    """Every task and attempt of a run in columns: compact enough for 100,000 tasks.
-
-    One ordered pass over tasks joined with their attempts, read as plain tuples: row
-    objects cost more than the query at this size.
-    """
-    step_names = [
-        row.step_name
-        for row in conn.execute(
-            sa.select(st.c.step_name)
-            .where(st.c.run_pk == ref.pk)
-            .order_by(st.c.position, st.c.step_name)
-        )
-    ]
-    step_index = {name: i for i, name in enumerate(step_names)}
-    task_step: list[int] = []
-    task_ids: list[str] = []
-    labels: list[str | None] = []
-    task_status: list[str] = []
-    at_task: list[int] = []
-    at_number: list[int] = []
-    at_status: list[str] = []
-    at_started: list[int | None] = []
-    at_finished: list[int | None] = []
-    query = (
-        sa.select(
-            t.c.pk,
-            t.c.step_name,
-            t.c.task_id,
-            t.c.foreach_label,
-            t.c.status,
-            a.c.attempt,
-            a.c.status,
-            a.c.started_at,
-            a.c.finished_at,
-        )
-        .select_from(t.outerjoin(a, a.c.task_pk == t.c.pk))
-        .where(t.c.run_pk == ref.pk)
-        .order_by(t.c.task_key, t.c.pk, a.c.attempt)
-    )
-    last_pk = None
-    for pk, step_name, task_id, label, status, number, a_status, started, finished in conn.execute(
-        query
-    ):
-        if pk != last_pk:
-            last_pk = pk
-            step = step_index.get(step_name)
-            if step is None:
-                step = step_index[step_name] = len(step_names)
-                step_names.append(step_name)
-            task_step.append(step)
-            task_ids.append(task_id)
-            labels.append(label)
-            task_status.append(status)
-        if number is not None:
-            at_task.append(len(task_ids) - 1)
-            at_number.append(number)
-            at_status.append(a_status)
-            at_started.append(started)
-            at_finished.append(finished)
-    return {
-        "steps": step_names,
-        "tasks": {
-            "step": task_step,
-            "task_id": task_ids,
-            "foreach_label": labels,
-            "status": task_status,
-        },
-        "attempts": {
-            "task": at_task,
-            "attempt": at_number,
-            "status": at_status,
-            "started_at": at_started,
-            "finished_at": at_finished,
-        },
-    }
 
 
 def run_version(conn: Connection, ref: RunRef) -> int | None:

@@ -323,7 +323,7 @@ class RunWriter:
             )
         ).first()
         self.conn.execute(sa.update(s.runs).where(s.runs.c.pk == run_pk).values(values))
-        self._write_tags(run_pk, run.tags, run.system_tags)
+        self._write_tags(run_pk, run.tags, run.system_tags, run.started_at)
         f = s.flows
         self.conn.execute(
             sa.update(f)
@@ -367,27 +367,34 @@ class RunWriter:
         )
         self.events = []
 
-    def _write_tags(self, run_pk: int, tags: list[str], system_tags: list[str]) -> None:
+    def _write_tags(
+        self, run_pk: int, tags: list[str], system_tags: list[str], started_at: int | None
+    ) -> None:
         rt = s.run_tags
-        # A tag the user set is a user tag even when it is also a system tag.
-        wanted = {tag: tag not in tags for tag in set(tags) | set(system_tags)}
+        wanted = tag_rows(run_pk, tags, system_tags, started_at)
         have = {
-            row.tag: row.is_system
+            row.tag: (row.is_system, row.started_at)
             for row in self.conn.execute(
-                sa.select(rt.c.tag, rt.c.is_system).where(rt.c.run_pk == run_pk)
+                sa.select(rt.c.tag, rt.c.is_system, rt.c.started_at).where(rt.c.run_pk == run_pk)
             )
         }
-        if have == wanted:
+        if have == {row["tag"]: (row["is_system"], started_at) for row in wanted}:
             return
         self.conn.execute(sa.delete(rt).where(rt.c.run_pk == run_pk))
         if wanted:
-            self.conn.execute(
-                sa.insert(rt),
-                [
-                    {"run_pk": run_pk, "tag": tag, "is_system": is_system}
-                    for tag, is_system in wanted.items()
-                ],
-            )
+            self.conn.execute(sa.insert(rt), wanted)
+
+
+def tag_rows(
+    run_pk: int, tags: list[str], system_tags: list[str], started_at: int | None
+) -> list[dict[str, Any]]:
+    """A run's rows of `run_tags`. A tag the user set is a user tag even when it is also
+    a system tag."""
+    wanted = {tag: tag not in tags for tag in (*tags, *system_tags)}
+    return [
+        {"run_pk": run_pk, "tag": tag, "is_system": is_system, "started_at": started_at}
+        for tag, is_system in wanted.items()
+    ]
 
 
 def stored_runs(conn: Connection, source_id: int) -> dict[tuple[str, str], StoredRun]:

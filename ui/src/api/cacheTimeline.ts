@@ -1,97 +1,47 @@
-// Live changes to a cached timeline (the columnar `Timeline` response): new tasks and
-// attempts are appended, known ones updated. The timeline's model (timeline/model.ts)
-// sorts attempts by task itself, so appending keeps it right; each batch copies the
-// columns once, however many changes it holds.
+// Live changes to a cached timeline (its overview and the detail loaded so far): new
+// tasks are appended, known ones updated, attempts land in the detail of tasks whose
+// detail is loaded. Each batch copies the overview's columns once (typed-array copies,
+// a millisecond at 100,000 tasks), however many changes it holds.
+import {
+  appendTask,
+  copyOverview,
+  moveTaskIndex,
+  type Overview,
+  statusCode,
+  type TaskDetail,
+  type TimelineData,
+  taskIndex,
+  taskKey,
+  taskKeyOf,
+} from '../timeline/overview';
 import type { AttemptEvent, StepEvent } from './events';
-import type { Task, Timeline } from './models';
-
-interface TimelineIndex {
-  steps: Map<string, number>;
-  /** Per step index: task id -> task index. */
-  tasks: Map<number, Map<string, number>>;
-  /** attemptKey(task index, attempt number) -> attempt index. */
-  attempts: Map<number, number>;
-}
-
-// Finding a task among 100,000 by its name needs an index; it is built once per timeline
-// response (numbers and nested maps: no string building) and handed on to the updated copy.
-const indexes = new WeakMap<Timeline, TimelineIndex>();
-
-// Attempt numbers stay far below 1,024 (@retry allows a handful).
-const attemptKey = (task: number, attempt: number) => task * 1024 + attempt;
-
-function indexOf(t: Timeline): TimelineIndex {
-  const found = indexes.get(t);
-  if (found) return found;
-  const steps = new Map(t.steps.map((s, i) => [s, i] as const));
-  const tasks = new Map<number, Map<string, number>>();
-  const ids = t.tasks.task_id;
-  const stepOf = t.tasks.step;
-  for (let i = 0; i < ids.length; i++) {
-    const step = stepOf[i] ?? -1;
-    let byId = tasks.get(step);
-    if (!byId) {
-      byId = new Map();
-      tasks.set(step, byId);
-    }
-    byId.set(ids[i] ?? '', i);
-  }
-  const attempts = new Map<number, number>();
-  const at = t.attempts;
-  for (let a = 0; a < at.task.length; a++) {
-    attempts.set(attemptKey(at.task[a] ?? -1, at.attempt[a] ?? 0), a);
-  }
-  const index = { steps, tasks, attempts };
-  indexes.set(t, index);
-  return index;
-}
-
-function findTask(index: TimelineIndex, step: string, task: string): number | undefined {
-  const s = index.steps.get(step);
-  return s === undefined ? undefined : index.tasks.get(s)?.get(task);
-}
+import type { Task } from './models';
 
 export type TimelineChange =
   | { kind: 'step'; data: StepEvent }
   | { kind: 'task'; data: Task }
   | { kind: 'attempt'; data: AttemptEvent };
 
-function copy(t: Timeline): Timeline {
-  return {
-    steps: t.steps.slice(),
-    tasks: {
-      step: t.tasks.step.slice(),
-      task_id: t.tasks.task_id.slice(),
-      foreach_label: t.tasks.foreach_label.slice(),
-      status: t.tasks.status.slice(),
-    },
-    attempts: {
-      task: t.attempts.task.slice(),
-      attempt: t.attempts.attempt.slice(),
-      status: t.attempts.status.slice(),
-      started_at: t.attempts.started_at.slice(),
-      finished_at: t.attempts.finished_at.slice(),
-    },
-  };
-}
+const num = (v: number | null | undefined) => (v === null || v === undefined ? Number.NaN : v);
 
-export function applyToTimeline(t: Timeline, changes: readonly TimelineChange[]): Timeline {
+export function applyToTimeline(t: TimelineData, changes: readonly TimelineChange[]): TimelineData {
   if (!changes.length) return t;
-  const index = indexOf(t);
-  let next: Timeline | null = null;
-  const edit = (): Timeline => {
-    next ??= copy(t);
+  const index = taskIndex(t.overview);
+  let next: Overview | null = null;
+  let detail: Map<string, TaskDetail> | null = null;
+  const edit = (): Overview => {
+    next ??= copyOverview(t.overview, Math.ceil((t.overview.n + changes.length) * 1.25));
     return next;
   };
+  const cur = (): Overview => next ?? t.overview;
   const stepIndex = (name: string): number => {
-    let s = index.steps.get(name);
-    if (s === undefined) {
+    let s = cur().steps.indexOf(name);
+    if (s < 0) {
       // A step the run had not reached when the timeline was read: steps come in the
       // order the run reaches them, which is the DAG's order for the steps of a run.
-      const n = edit();
-      s = n.steps.length;
-      n.steps.push(name);
-      index.steps.set(name, s);
+      const o = edit();
+      s = o.steps.length;
+      o.steps.push(name);
     }
     return s;
   };
@@ -102,63 +52,96 @@ export function applyToTimeline(t: Timeline, changes: readonly TimelineChange[])
     }
     if (change.kind === 'task') {
       const task = change.data;
-      const i = findTask(index, task.step_name, task.task_id);
+      const key = taskKey(task.step_name, task.task_id);
+      const o = cur();
+      let i = index.get(o, task.step_name, task.task_id);
+      const code = statusCode(task.status);
+      const start = code === 0 ? Number.NaN : num(task.started_at);
+      const end = code < 2 ? Number.NaN : num(task.finished_at);
+      const attempts = code === 0 ? 0 : Math.min(255, task.attempt + 1);
+      if (
+        i !== undefined &&
+        o.status[i] === code &&
+        Object.is(o.start[i], start) &&
+        Object.is(o.end[i], end) &&
+        o.attempts[i] === attempts &&
+        o.caught[i] === (task.caught ? 1 : 0)
+      )
+        continue;
+      const e = edit();
       if (i === undefined) {
-        const step = stepIndex(task.step_name);
-        const n = edit();
-        let byId = index.tasks.get(step);
-        if (!byId) {
-          byId = new Map();
-          index.tasks.set(step, byId);
-        }
-        byId.set(task.task_id, n.tasks.task_id.length);
-        n.tasks.step.push(step);
-        n.tasks.task_id.push(task.task_id);
-        n.tasks.foreach_label.push(task.foreach_label);
-        n.tasks.status.push(task.status);
-      } else {
-        const cur: Timeline = next ?? t;
-        if (
-          cur.tasks.status[i] === task.status &&
-          cur.tasks.foreach_label[i] === task.foreach_label
-        )
-          continue;
-        const n = edit();
-        n.tasks.status[i] = task.status;
-        n.tasks.foreach_label[i] = task.foreach_label;
+        i = appendTask(e, stepIndex(task.step_name), task.task_id);
+        index.add(e, i);
+      }
+      e.status[i] = code;
+      e.start[i] = start;
+      e.end[i] = end;
+      e.attempts[i] = Math.max(attempts, e.attempts[i] ?? 0);
+      e.caught[i] = task.caught ? 1 : 0;
+      const known = (detail ?? t.detail).get(key);
+      if (known && known.label !== task.foreach_label) {
+        detail ??= new Map(t.detail);
+        detail.set(key, { ...known, label: task.foreach_label });
       }
       continue;
     }
     const at = change.data;
-    const ti = findTask(index, at.step_name, at.task_id);
-    if (ti === undefined) continue; // its task_created comes first; nothing to attach to
-    const key = attemptKey(ti, at.attempt);
-    const a = index.attempts.get(key);
-    const cur: Timeline = next ?? t;
-    if (
-      a !== undefined &&
-      cur.attempts.status[a] === at.status &&
-      cur.attempts.started_at[a] === at.started_at &&
-      cur.attempts.finished_at[a] === at.finished_at
-    )
-      continue;
-    const n = edit();
-    if (a === undefined) {
-      index.attempts.set(key, n.attempts.task.length);
-      n.attempts.task.push(ti);
-      n.attempts.attempt.push(at.attempt);
-      n.attempts.status.push(at.status);
-      n.attempts.started_at.push(at.started_at);
-      n.attempts.finished_at.push(at.finished_at);
-    } else {
-      n.attempts.status[a] = at.status;
-      n.attempts.started_at[a] = at.started_at;
-      n.attempts.finished_at[a] = at.finished_at;
-    }
+    const key = taskKey(at.step_name, at.task_id);
+    const i = index.get(cur(), at.step_name, at.task_id);
+    if (i === undefined) continue; // its task_created comes first; nothing to attach to
+    if ((cur().attempts[i] ?? 0) < at.attempt + 1)
+      edit().attempts[i] = Math.min(255, at.attempt + 1);
+    const known = (detail ?? t.detail).get(key);
+    if (!known) continue; // the detail is fetched when its row comes on screen
+    const attempt = {
+      attempt: at.attempt,
+      status: statusCode(at.status),
+      start: num(at.started_at),
+      end: num(at.finished_at),
+    };
+    const attempts = known.attempts.filter((x) => x.attempt !== at.attempt);
+    attempts.push(attempt);
+    attempts.sort((x, y) => x.attempt - y.attempt);
+    detail ??= new Map(t.detail);
+    detail.set(key, { ...known, attempts });
   }
-  if (next === null) return t;
-  // The index now describes the copy; the old response must build its own if asked again.
-  indexes.delete(t);
-  indexes.set(next, index);
-  return next;
+  if (next === null && detail === null) return t;
+  const overview: Overview = next ?? t.overview;
+  if (next !== null) {
+    // The index now describes the copy; the old overview builds its own if asked again.
+    moveTaskIndex(t.overview, next, index);
+  }
+  return { overview, detail: detail ?? t.detail };
+}
+
+/** Detail that arrived for some tasks, merged into the cached timeline. */
+export function mergeDetail(
+  t: TimelineData,
+  items: readonly { key: string; detail: TaskDetail }[],
+): TimelineData {
+  if (!items.length) return t;
+  const detail = new Map(t.detail);
+  for (const item of items) detail.set(item.key, item.detail);
+  return { overview: t.overview, detail };
+}
+
+/**
+ * The detail a refetched overview can keep: a task's entry stays only while the
+ * overview agrees with it (same number of attempts, same outcome).
+ */
+export function keepDetail(
+  o: Overview,
+  old: ReadonlyMap<string, TaskDetail>,
+): Map<string, TaskDetail> {
+  const kept = new Map<string, TaskDetail>();
+  if (!old.size) return kept;
+  for (let i = 0; i < o.n; i++) {
+    const key = taskKeyOf(o, i);
+    const d = old.get(key);
+    if (!d) continue;
+    const last = d.attempts.at(-1);
+    const settled = (o.status[i] ?? 0) < 2 || (last !== undefined && !Number.isNaN(last.end));
+    if (d.attempts.length === o.attempts[i] && settled) kept.set(key, d);
+  }
+  return kept;
 }

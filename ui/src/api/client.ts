@@ -21,6 +21,7 @@ import type {
   TaskDetail,
   TasksQuery,
   Timeline,
+  TimelineDetail,
 } from './models';
 
 export class ApiError extends Error {
@@ -56,10 +57,20 @@ export function apiUrl(path: string, params: Params = {}, base: string = basePat
 }
 
 async function getJson<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
+  const response = await get(path, params, 'application/json', signal);
+  return (await response.json()) as T;
+}
+
+async function get(
+  path: string,
+  params: Params,
+  accept: string,
+  signal?: AbortSignal,
+): Promise<Response> {
   const url = apiUrl(path, params);
   let response: Response;
   try {
-    response = await fetch(url, { signal, headers: { Accept: 'application/json' } });
+    response = await fetch(url, { signal, headers: { Accept: accept } });
   } catch (err) {
     if (err instanceof DOMException && err.name === 'AbortError') throw err;
     throw new ApiError(
@@ -83,7 +94,7 @@ async function getJson<T>(path: string, params: Params = {}, signal?: AbortSigna
     }
     throw new ApiError(response.status, message, url);
   }
-  return (await response.json()) as T;
+  return response;
 }
 
 const seg = encodeURIComponent;
@@ -115,6 +126,19 @@ export const api = {
     getJson<Page<Task>>(`${runPath(flow, run)}/tasks`, params, signal),
   timeline: (flow: string, run: string, signal?: AbortSignal) =>
     getJson<Timeline>(`${runPath(flow, run)}/timeline`, {}, signal),
+  /** The packed per-task overview (timeline/overview.ts reads it). */
+  timelineOverview: async (flow: string, run: string, signal?: AbortSignal) =>
+    (
+      await get(
+        `${runPath(flow, run)}/timeline/overview`,
+        {},
+        'application/vnd.flowscope.timeline-overview',
+        signal,
+      )
+    ).arrayBuffer(),
+  /** Attempts and labels of tasks: `step/task_id` or `step/low-high` (numeric ids). */
+  timelineDetail: (flow: string, run: string, tasks: readonly string[], signal?: AbortSignal) =>
+    getJson<TimelineDetail>(`${runPath(flow, run)}/timeline/detail`, { task: tasks }, signal),
   task: (t: TaskRef, signal?: AbortSignal) =>
     getJson<TaskDetail>(taskPath(t.flow, t.run, t.step, t.task), {}, signal),
   artifacts: (t: TaskRef, attempt: number, includePrivate: boolean, signal?: AbortSignal) =>

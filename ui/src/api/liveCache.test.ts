@@ -1,21 +1,13 @@
 import { type InfiniteData, QueryClient, QueryObserver } from '@tanstack/react-query';
 import { describe, expect, it } from 'vitest';
 import { timelineFixture } from '../timeline/fixtures';
+import { type TimelineData, taskIdOf } from '../timeline/overview';
 import { Batcher } from './batcher';
 import type { LiveEvent } from './events';
 import { FakeClock } from './fakes';
 import { keys } from './keys';
 import { LiveCache } from './liveCache';
-import type {
-  LogPage,
-  Page,
-  Run,
-  RunDetail,
-  StepSummary,
-  Task,
-  TaskDetail,
-  Timeline,
-} from './models';
+import type { LogPage, Page, Run, RunDetail, StepSummary, Task, TaskDetail } from './models';
 import {
   attempt,
   counts,
@@ -114,9 +106,10 @@ describe('LiveCache: a run page', () => {
       ev({ kind: 'attempt_status', data: attempt('work', '2', 0) }),
       ev({ kind: 'task_created', data: task('work', '3') }),
     ]);
-    const timeline = qc.getQueryData<Timeline>(keys.timeline('F', '1'));
-    expect(timeline?.tasks.task_id).toEqual(['1', '2', '3']);
-    expect(timeline?.attempts.task).toHaveLength(2);
+    const timeline = qc.getQueryData<TimelineData>(keys.timeline('F', '1'));
+    const o = timeline?.overview;
+    expect(o ? Array.from({ length: o.n }, (_, i) => taskIdOf(o, i)) : []).toEqual(['1', '2', '3']);
+    expect(o?.attempts[1]).toBe(1);
     const table = qc.getQueryData<InfiniteData<Page<Task>>>(tableKey);
     expect(table?.pages[0]?.items.map((t) => t.task_id)).toEqual(['1', '2', '3']);
   });
@@ -209,18 +202,19 @@ describe('LiveCache: the stream itself', () => {
   it('replays events over a response that was in flight when they came', async () => {
     const { qc, cache } = setup();
     const detach = cache.attach();
-    let answer: (t: Timeline) => void = () => {};
+    let answer: (t: TimelineData) => void = () => {};
     const stale = timelineFixture(['work'], []);
     const fetching = qc.fetchQuery({
       queryKey: keys.timeline('F', '1'),
-      queryFn: () => new Promise<Timeline>((r) => (answer = r)),
+      queryFn: () => new Promise<TimelineData>((r) => (answer = r)),
     });
     await tick();
     cache.apply([ev({ kind: 'task_created', data: task('work', '2') }, Date.now() + 1)]);
     answer(stale); // read before the task existed
     await fetching;
     await tick();
-    expect(qc.getQueryData<Timeline>(keys.timeline('F', '1'))?.tasks.task_id).toEqual(['2']);
+    const o = qc.getQueryData<TimelineData>(keys.timeline('F', '1'))?.overview;
+    expect(o ? Array.from({ length: o.n }, (_, i) => taskIdOf(o, i)) : []).toEqual(['2']);
     detach();
   });
 });
@@ -293,9 +287,12 @@ describe('LiveCache: a burst of 10,000 task events', () => {
     const applies = cache.applies;
     expect(applies).toBeLessThanOrEqual(2000 / 250 + 2);
     for (const [, n] of renders) expect(n).toBeLessThanOrEqual(applies);
-    const timeline = qc.getQueryData<Timeline>(keys.timeline('F', '1'));
-    expect(timeline?.tasks.task_id).toHaveLength(3334);
-    expect(timeline?.attempts.task).toHaveLength(3333);
+    const timeline = qc.getQueryData<TimelineData>(keys.timeline('F', '1'));
+    expect(timeline?.overview.n).toBe(3334);
+    let attempts = 0;
+    for (let i = 0; i < (timeline?.overview.n ?? 0); i++)
+      attempts += timeline?.overview.attempts[i] ?? 0;
+    expect(attempts).toBe(3333 + 1); // and the start task's
     const table = qc.getQueryData<InfiniteData<Page<Task>>>(
       keys.tasks('F', '1', { order: 'task_id' }),
     );

@@ -6,6 +6,7 @@
 // lands, the events received since its request started are applied to it again (every
 // update here is idempotent, and events are snapshots applied in order, so this converges).
 import { notifyManager, type Query, type QueryClient, type QueryKey } from '@tanstack/react-query';
+import type { TimelineData } from '../timeline/overview';
 import {
   appendLogLines,
   applyRunsToDetail,
@@ -34,7 +35,6 @@ import type {
   StepSummary,
   Task,
   TaskDetail,
-  Timeline,
 } from './models';
 import { LOG_PAGE } from './queries';
 
@@ -146,7 +146,7 @@ export function reduceQuery(key: QueryKey, data: unknown, g: Grouped): unknown {
           changes.push({ kind: 'task', data: ev.data });
         else if (ev.kind === 'attempt_status') changes.push({ kind: 'attempt', data: ev.data });
       }
-      return applyToTimeline(data as Timeline, changes);
+      return applyToTimeline(data as TimelineData, changes);
     }
     return data;
   }

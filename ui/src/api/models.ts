@@ -20,6 +20,7 @@ export type Attempt = S['Attempt'];
 export type MetadataEntry = S['MetadataItem'];
 export type TaskException = S['TaskException'];
 export type Timeline = S['Timeline'];
+export type TimelineDetail = S['TimelineDetail'];
 export type ArtifactSummary = S['Artifact'];
 export type ArtifactDetail = S['ArtifactDetail'];
 export type LogLine = S['LogLine'];

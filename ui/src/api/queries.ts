@@ -1,10 +1,13 @@
 import {
   keepPreviousData,
+  type QueryClient,
   useInfiniteQuery,
   useQuery,
   useQueryClient,
 } from '@tanstack/react-query';
 import { useCallback } from 'react';
+import { decodeOverview, type TimelineData } from '../timeline/overview';
+import { keepDetail } from './cacheTimeline';
 import { api, type LogStream, type TaskRef } from './client';
 import { keys } from './keys';
 import type { RunDetail, RunsQuery, TaskDetail, TasksQuery } from './models';
@@ -95,23 +98,35 @@ export function useSteps(flow: string, run: string, live: boolean) {
   });
 }
 
+/**
+ * The timeline's overview, keeping the detail already loaded for tasks that did not
+ * change (a refetch must not blank the rows on screen).
+ */
+function timelineQuery(qc: QueryClient, flow: string, run: string) {
+  const key = keys.timeline(flow, run);
+  return {
+    queryKey: key,
+    queryFn: async ({ signal }: { signal: AbortSignal }): Promise<TimelineData> => {
+      const overview = decodeOverview(await api.timelineOverview(flow, run, signal));
+      const old = qc.getQueryData<TimelineData>(key);
+      return { overview, detail: old ? keepDetail(overview, old.detail) : new Map() };
+    },
+  };
+}
+
 /** Starts loading a run's timeline before its tab is opened, so switching is instant. */
 export function usePrefetchTimeline() {
   const qc = useQueryClient();
   return useCallback(
-    (flow: string, run: string) =>
-      void qc.prefetchQuery({
-        queryKey: keys.timeline(flow, run),
-        queryFn: ({ signal }) => api.timeline(flow, run, signal),
-      }),
+    (flow: string, run: string) => void qc.prefetchQuery(timelineQuery(qc, flow, run)),
     [qc],
   );
 }
 
 export function useTimeline(flow: string, run: string, live: boolean) {
+  const qc = useQueryClient();
   return useQuery({
-    queryKey: keys.timeline(flow, run),
-    queryFn: ({ signal }) => api.timeline(flow, run, signal),
+    ...timelineQuery(qc, flow, run),
     refetchInterval: live ? SAFETY_REFETCH_MS : false,
   });
 }

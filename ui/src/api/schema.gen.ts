@@ -259,6 +259,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/flows/{flow_id}/runs/{run_id}/timeline/detail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Timeline Detail */
+        get: operations["timeline_detail_api_v1_flows__flow_id__runs__run_id__timeline_detail_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flows/{flow_id}/runs/{run_id}/timeline/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Timeline Overview */
+        get: operations["timeline_overview_api_v1_flows__flow_id__runs__run_id__timeline_overview_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -785,6 +819,36 @@ export interface components {
             status: ("pending" | "running" | "completed" | "failed")[];
             /** Task */
             task: number[];
+        };
+        /** TimelineDetail */
+        TimelineDetail: {
+            /** Items */
+            items: components["schemas"]["TimelineDetailTask"][];
+        };
+        /** TimelineDetailAttempt */
+        TimelineDetailAttempt: {
+            /** Attempt */
+            attempt: number;
+            /** Finished At */
+            finished_at: number | null;
+            /** Started At */
+            started_at: number | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "running" | "completed" | "failed";
+        };
+        /** TimelineDetailTask */
+        TimelineDetailTask: {
+            /** Attempts */
+            attempts: components["schemas"]["TimelineDetailAttempt"][];
+            /** Foreach Label */
+            foreach_label: string | null;
+            /** Step Name */
+            step_name: string;
+            /** Task Id */
+            task_id: string;
         };
         /** TimelineTasks */
         TimelineTasks: {
@@ -1438,6 +1502,80 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Timeline"];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    timeline_detail_api_v1_flows__flow_id__runs__run_id__timeline_detail_get: {
+        parameters: {
+            query: {
+                /** @description `step/task_id`, or `step/low-high` for every numeric id in between */
+                task: string[];
+            };
+            header?: never;
+            path: {
+                flow_id: string;
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimelineDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    timeline_overview_api_v1_flows__flow_id__runs__run_id__timeline_overview_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: string;
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One aggregate per task, packed (see docs/API.md, timeline overview) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.flowscope.timeline-overview": string;
+                };
+            };
+            /** @description Unchanged since the ETag sent in If-None-Match */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

@@ -1,3 +1,4 @@
+import { useQueryClient } from '@tanstack/react-query';
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { useNavigate } from 'react-router';
 import type { Dag } from '../api/models';
@@ -10,11 +11,28 @@ import { EmptyState, ErrorState, Loading } from '../components/States';
 import { StatusIcon, statusLabel } from '../components/Status';
 import { useThrottled } from '../components/useThrottled';
 import { criticalPath, parentSteps } from './criticalPath';
-import { AXIS_H, drawMinimap, drawTimeline, GUTTER, type Palette, readPalette } from './draw';
+import { DetailLoader } from './detailLoader';
+import { drawMinimap, drawTimeline, GUTTER, type Palette, readPalette, TOP_H } from './draw';
 import { hitTest, rowAt, type TimelineHit } from './hitTest';
-import { layoutRows, ROW_STEP, type TimelineOrder } from './layout';
-import { attemptBarEnd, buildModel, modelBounds, STATUS_NAMES } from './model';
-import { fitView, panView, type TimeView, xToTime, zoomView } from './viewport';
+import { type LaneCounts, laneCounts } from './lane';
+import {
+  layoutRows,
+  ROW_STEP,
+  type TimelineOrder,
+  type TimelineRows,
+  visibleTaskSpan,
+} from './layout';
+import {
+  attemptBarEnd,
+  baseModel,
+  modelBounds,
+  STATUS_NAMES,
+  type TimelineModel,
+  taskBarEnd,
+  taskIdAt,
+  withDetail,
+} from './model';
+import { clampView, fitView, panView, type TimeView, xToTime, zoomView } from './viewport';
 import './timeline.css';
 
 const ROW_H = 22;
@@ -59,24 +77,27 @@ export function TimelineView({
     return () => clearInterval(t);
   }, [live]);
 
-  // Live events change the timeline up to 4 times a second; a big run's model, layout and
-  // picture are rebuilt at most every 2 s (bars still grow with the clock in between).
-  const big = (query.data?.tasks.task_id.length ?? 0) > 5000;
-  const data = useThrottled(query.data, big ? 2000 : 0);
-  const model = useMemo(() => {
-    if (!data) return null;
+  // Live events change the timeline up to 4 times a second; a big run's overview, layout
+  // and picture are rebuilt at most every 2 s (bars still grow with the clock in between).
+  // Detail (attempts, labels of the rows on screen) is not throttled: it is small.
+  const big = (query.data?.overview.n ?? 0) > 5000;
+  const overview = useThrottled(query.data?.overview, big ? 2000 : 0);
+  const base = useMemo(() => {
+    if (!overview) return null;
     const t0 = performance.now();
-    const m = buildModel(data);
+    const m = baseModel(overview);
     performance.measure('flowscope:timeline-model', { start: t0 });
     return m;
-  }, [data]);
+  }, [overview]);
+  const detail = query.data?.detail;
+  const model = useMemo(() => (base && detail ? withDetail(base, detail) : base), [base, detail]);
   // Layout, bounds and critical path of a big live run follow the clock in 10 s steps: each
   // costs a pass over every task. Bars are still drawn up to the current second.
-  const layoutNow = model && model.nTasks > 5000 ? Math.floor(now / 10_000) * 10_000 : now;
+  const layoutNow = base && base.nTasks > 5000 ? Math.floor(now / 10_000) * 10_000 : now;
   const rows = useMemo(
     () =>
-      model
-        ? layoutRows(model, {
+      base
+        ? layoutRows(base, {
             order,
             statuses: statuses.size === 4 ? null : statuses,
             steps: stepFilter === null ? null : new Set([stepFilter]),
@@ -84,18 +105,23 @@ export function TimelineView({
             now: layoutNow,
           })
         : null,
-    [model, order, statuses, stepFilter, collapsed, layoutNow],
+    [base, order, statuses, stepFilter, collapsed, layoutNow],
   );
-  const bounds = useMemo(() => (model ? modelBounds(model, layoutNow) : null), [model, layoutNow]);
+  const bounds = useMemo(() => (base ? modelBounds(base, layoutNow) : null), [base, layoutNow]);
   const critical = useMemo(() => {
-    if (!model || !showCritical) return null;
+    if (!base || !showCritical) return null;
     const next: Record<string, string[]> = {};
     for (const [name, s] of Object.entries(dag?.steps ?? {})) next[name] = s.next;
-    const path = criticalPath(model, dag ? parentSteps(model.steps, next) : null, layoutNow);
-    const mask = new Uint8Array(model.nTasks);
+    const path = criticalPath(base, dag ? parentSteps(base.steps, next) : null, layoutNow);
+    const mask = new Uint8Array(base.nTasks);
     for (const i of path) mask[i] = 1;
     return { mask, path };
-  }, [model, showCritical, dag, layoutNow]);
+  }, [base, showCritical, dag, layoutNow]);
+
+  // The detail of the rows on screen (and a margin), fetched as they come into view.
+  const qc = useQueryClient();
+  const loader = useMemo(() => new DetailLoader(qc, flow, run), [qc, flow, run]);
+  useEffect(() => () => loader.dispose(), [loader]);
 
   const wrapRef = useRef<HTMLDivElement>(null);
   const scrollRef = useRef<HTMLDivElement>(null);
@@ -108,11 +134,13 @@ export function TimelineView({
   const hoverRow = useRef(-1);
   const palette = useRef<Palette | null>(null);
   const frame = useRef(0);
+  const lane = useRef<{ key: string; counts: LaneCounts } | null>(null);
 
   // Everything the drawing reads, kept in a ref so one requestAnimationFrame callback
   // draws the latest state however many events asked for a redraw in between.
   const latest = useRef({ model, rows, bounds, now, collapsed, critical });
   latest.current = { model, rows, bounds, now, collapsed, critical };
+  const laneRows = useRef<TimelineRows | null>(null);
 
   const draw = useCallback(() => {
     frame.current = 0;
@@ -126,6 +154,14 @@ export function TimelineView({
     palette.current ??= readPalette(canvas);
     const dpr = window.devicePixelRatio || 1;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const barsW = Math.max(1, size.current.w - GUTTER);
+    // The lane is one pass over the tasks shown: once per view, not once per frame of a
+    // hover or a vertical scroll.
+    const laneKey = `${view.start}:${view.end}:${barsW}:${Math.floor(n / 1000)}`;
+    if (lane.current?.key !== laneKey || laneRows.current !== r) {
+      lane.current = { key: laneKey, counts: laneCounts(m, r.tasks, view, barsW, n) };
+      laneRows.current = r;
+    }
     drawTimeline(
       ctx,
       m,
@@ -142,9 +178,15 @@ export function TimelineView({
         collapsed: c,
         critical: cp?.mask ?? null,
         font: FONT,
+        lane: lane.current.counts,
       },
       palette.current,
     );
+    // What the view shows, for tests and the scale benchmark (one attribute per frame).
+    canvas.dataset.span = String(Math.round(view.end - view.start));
+    const firstRow = Math.floor(scroll.scrollTop / ROW_H);
+    const lastRow = Math.ceil((scroll.scrollTop + size.current.h - TOP_H) / ROW_H);
+    loader.want(m, r, firstRow, lastRow);
     // For the scale benchmark (e2e/timeline.perf.ts): when the first picture was drawn.
     if (!performance.getEntriesByName('flowscope:timeline-drawn').length) {
       performance.mark('flowscope:timeline-drawn');
@@ -159,11 +201,8 @@ export function TimelineView({
         const off = document.createElement('canvas');
         off.width = Math.round(mw * dpr);
         off.height = Math.round(MINIMAP_H * dpr);
-        const octx = off.getContext('2d');
-        if (octx) {
-          octx.setTransform(dpr, 0, 0, dpr, 0, 0);
-          drawMinimap(octx, m, r, full, mw, MINIMAP_H, n, palette.current);
-        }
+        const octx = off.getContext('2d', { willReadFrequently: true });
+        if (octx) drawMinimap(octx, m, r, full, off.width, off.height, n, palette.current);
         miniCache.current = off;
       }
       mctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -174,7 +213,7 @@ export function TimelineView({
       const vx0 = ((view.start - full.start) / span) * mw;
       const vx1 = ((view.end - full.start) / span) * mw;
       const total = r.count * ROW_H;
-      const visH = size.current.h - AXIS_H;
+      const visH = size.current.h - TOP_H;
       const vy0 = total > 0 ? (scroll.scrollTop / total) * MINIMAP_H : 0;
       const vy1 =
         total > 0
@@ -187,7 +226,7 @@ export function TimelineView({
       mctx.lineWidth = 1.5;
       mctx.strokeRect(vx0, vy0 + 0.75, Math.max(2, vx1 - vx0), Math.max(2, vy1 - vy0 - 1.5));
     }
-  }, []);
+  }, [loader]);
 
   const schedule = useCallback(() => {
     if (!frame.current) frame.current = requestAnimationFrame(draw);
@@ -203,6 +242,10 @@ export function TimelineView({
     schedule();
   }, [bounds, rows, dark, critical, schedule]);
 
+  // Detail that arrived changes only the bars it covers: redraw, nothing else.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the model carries the detail
+  useEffect(() => schedule(), [model, schedule]);
+
   // Running bars grow every second (drawing reads `now` from `latest`).
   // biome-ignore lint/correctness/useExhaustiveDependencies: redraw on each tick of the clock
   useEffect(() => {
@@ -210,6 +253,7 @@ export function TimelineView({
   }, [now, live, schedule]);
 
   // Canvas size follows its box (the box exists once the model has loaded).
+  const hasModel = model !== null;
   // biome-ignore lint/correctness/useExhaustiveDependencies: re-attach when the canvas first appears
   useLayoutEffect(() => {
     const wrap = wrapRef.current;
@@ -242,7 +286,7 @@ export function TimelineView({
     ro.observe(wrap);
     resize();
     return () => ro.disconnect();
-  }, [schedule, model]);
+  }, [schedule, hasModel]);
 
   const setView = useCallback(
     (v: TimeView) => {
@@ -258,8 +302,21 @@ export function TimelineView({
       const b = latest.current.bounds;
       if (!v || !b) return;
       const barsW = size.current.w - GUTTER;
-      const anchor = anchorX === undefined ? (v.start + v.end) / 2 : xToTime(v, barsW, anchorX);
-      setView(zoomView(v, factor, anchor, b));
+      if (anchorX !== undefined) {
+        // At the pointer: the time under it stays under it.
+        setView(zoomView(v, factor, xToTime(v, barsW, anchorX), b));
+        return;
+      }
+      // From the keyboard or the buttons: toward the rows on screen, so that zooming in on
+      // a run of 100,000 tasks lands on the bars being looked at, not the run's middle.
+      const { model: m, rows: r, now: n } = latest.current;
+      const scroll = scrollRef.current;
+      const first = Math.floor((scroll?.scrollTop ?? 0) / ROW_H);
+      const last = Math.ceil(((scroll?.scrollTop ?? 0) + size.current.h - TOP_H) / ROW_H);
+      const focus = m && r ? visibleTaskSpan(m, r, first, last, n) : null;
+      const center = focus ? (focus.start + focus.end) / 2 : (v.start + v.end) / 2;
+      const span = Math.max(v.end - v.start, 1) * factor;
+      setView(clampView({ start: center - span / 2, end: center + span / 2 }, b));
     },
     [setView],
   );
@@ -272,6 +329,7 @@ export function TimelineView({
   }, [schedule]);
 
   // Wheel: vertical scroll is native; ctrl/⌘ + wheel and trackpad pinch zoom; sideways pans.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: hasModel says when the box exists
   useEffect(() => {
     const scroll = scrollRef.current;
     if (!scroll) return;
@@ -292,7 +350,9 @@ export function TimelineView({
     };
     scroll.addEventListener('wheel', onWheel, { passive: false });
     return () => scroll.removeEventListener('wheel', onWheel);
-  }, [zoomBy, setView]);
+    // The scroll box exists only once the timeline has loaded: attach then, or Ctrl+wheel
+    // would zoom the page instead of the timeline on a cold load.
+  }, [zoomBy, setView, hasModel]);
 
   // Keys: f fits, + and - zoom.
   useEffect(() => {
@@ -324,7 +384,7 @@ export function TimelineView({
     const { model: m, rows: r, now: n } = latest.current;
     const v = viewRef.current;
     const scroll = scrollRef.current;
-    if (!m || !r || !v || !scroll || y < AXIS_H) return null;
+    if (!m || !r || !v || !scroll || y < TOP_H) return null;
     const g = {
       rowHeight: ROW_H,
       scrollTop: scroll.scrollTop,
@@ -334,14 +394,17 @@ export function TimelineView({
       slopPx: 3,
     };
     if (x < GUTTER) {
-      const row = rowAt(r, g, y - AXIS_H);
+      const row = rowAt(r, g, y - TOP_H);
       if (row < 0) return null;
       const ref = r.ref[row] ?? 0;
       if (r.kind[row] === ROW_STEP) return { kind: 'step', row, step: ref };
-      const a = m.taskAttempts[(m.taskAttemptOffset[ref + 1] ?? 1) - 1] ?? -1;
-      return a < 0 ? null : { kind: 'attempt', row, task: ref, attempt: a };
+      const to = m.taskAttemptOffset[ref + 1] ?? 0;
+      const a = to > (m.taskAttemptOffset[ref] ?? 0) ? (m.taskAttempts[to - 1] ?? -1) : -1;
+      return Number.isNaN(m.taskStart[ref] ?? Number.NaN) && a < 0
+        ? null
+        : { kind: 'attempt', row, task: ref, attempt: a };
     }
-    return hitTest(m, r, g, x - GUTTER, y - AXIS_H);
+    return hitTest(m, r, g, x - GUTTER, y - TOP_H);
   };
   const onPointerDown = (e: React.PointerEvent<HTMLCanvasElement>) => {
     const p = local(e);
@@ -405,13 +468,11 @@ export function TimelineView({
       });
     } else {
       const step = m.steps[m.taskStep[hit.task] ?? 0] ?? '';
-      const url = taskUrl(
-        flow,
-        run,
-        step,
-        m.taskId[hit.task] ?? '',
-        m.attemptNumber[hit.attempt] ?? 0,
-      );
+      const attempt =
+        hit.attempt >= 0
+          ? (m.attemptNumber[hit.attempt] ?? 0)
+          : Math.max(0, (m.taskAttemptCount[hit.task] ?? 1) - 1);
+      const url = taskUrl(flow, run, step, taskIdAt(m, hit.task), attempt);
       if (e.metaKey || e.ctrlKey) window.open(`.${url}`, '_blank');
       else navigate(url);
     }
@@ -429,7 +490,7 @@ export function TimelineView({
     const span = v.end - v.start;
     setView(panView({ start: t - span / 2, end: t + span / 2 }, 0, b));
     const frac = (e.clientY - rect.top) / rect.height;
-    scroll.scrollTop = frac * r.count * ROW_H - (size.current.h - AXIS_H) / 2;
+    scroll.scrollTop = frac * r.count * ROW_H - (size.current.h - TOP_H) / 2;
   };
 
   if (query.isPending) return <Loading what="the timeline" />;
@@ -448,7 +509,7 @@ export function TimelineView({
       return n;
     });
   const allCollapsed = collapsed.size >= model.steps.length;
-  const totalH = rows.count * ROW_H + AXIS_H;
+  const totalH = rows.count * ROW_H + TOP_H;
 
   return (
     <div className="timeline">
@@ -503,7 +564,7 @@ export function TimelineView({
         </label>
         <span className="spacer" />
         <span className="muted">
-          {plural(model.nTasks, 'task')} · {plural(model.nAttempts, 'attempt')}
+          {plural(model.nTasks, 'task')} · {plural(attemptTotal(model), 'attempt')}
           {critical ? ` · critical path: ${plural(critical.path.length, 'task')}` : ''}
         </span>
         <fieldset className="segmented" aria-label="Zoom">
@@ -586,6 +647,12 @@ export function TimelineView({
   );
 }
 
+function attemptTotal(m: TimelineModel): number {
+  let n = 0;
+  for (let i = 0; i < m.nTasks; i++) n += m.taskAttemptCount[i] ?? 0;
+  return n;
+}
+
 function HoverCard({
   x,
   y,
@@ -602,16 +669,24 @@ function HoverCard({
   x: number;
   y: number;
   task: number;
+  /** The attempt's index in the model, or -1 (its attempts are not loaded yet). */
   attempt: number;
-  model: ReturnType<typeof buildModel>;
+  model: TimelineModel;
   now: number;
   tz: 'local' | 'utc';
 }) {
-  const start = model.attemptStart[attempt] ?? Number.NaN;
-  const endRaw = model.attemptEnd[attempt] ?? Number.NaN;
-  const status = STATUS_NAMES[model.attemptStatus[attempt] ?? 0] ?? 'pending';
-  const nAttempts = (model.taskAttemptOffset[task + 1] ?? 0) - (model.taskAttemptOffset[task] ?? 0);
-  const label = model.taskLabel[task];
+  const whole = attempt < 0;
+  const start = whole
+    ? (model.taskStart[task] ?? Number.NaN)
+    : (model.attemptStart[attempt] ?? Number.NaN);
+  const endRaw = whole
+    ? (model.taskEnd[task] ?? Number.NaN)
+    : (model.attemptEnd[attempt] ?? Number.NaN);
+  const code = whole ? (model.taskStatus[task] ?? 0) : (model.attemptStatus[attempt] ?? 0);
+  const status = STATUS_NAMES[code] ?? 'pending';
+  const nAttempts = model.taskAttemptCount[task] ?? 0;
+  const label = model.taskDetail[task]?.label;
+  const end = whole ? taskBarEnd(model, task, now) : attemptBarEnd(model, attempt, now);
   return (
     <div
       className="hover-card"
@@ -623,13 +698,14 @@ function HoverCard({
       role="tooltip"
     >
       <div className="mono strong">
-        {model.steps[model.taskStep[task] ?? 0]}/{model.taskId[task]}
+        {model.steps[model.taskStep[task] ?? 0]}/{taskIdAt(model, task)}
       </div>
       {label ? <div className="mono">{label}</div> : null}
       <div>
-        attempt {model.attemptNumber[attempt]}
-        {nAttempts > 1 ? ` of ${nAttempts}` : ''} ·{' '}
-        <span className={`status-text status-${status}`}>{statusLabel(status)}</span>
+        {whole
+          ? `${nAttempts} attempt${nAttempts === 1 ? '' : 's'}`
+          : `attempt ${model.attemptNumber[attempt]}${nAttempts > 1 ? ` of ${nAttempts}` : ''}`}{' '}
+        · <span className={`status-text status-${status}`}>{statusLabel(status)}</span>
       </div>
       <div>started {formatTime(start, tz)}</div>
       <div>
@@ -639,7 +715,7 @@ function HoverCard({
             : 'no end recorded'
           : `finished ${formatTime(endRaw, tz)}`}
       </div>
-      <div>duration {formatDuration(attemptBarEnd(model, attempt, now) - start)}</div>
+      <div>duration {formatDuration(end - start)}</div>
       <div className="muted">click to open</div>
     </div>
   );

@@ -1,4 +1,5 @@
 import type { TaskStatus, Timeline } from '../api/models';
+import { fromTimeline, type TimelineData } from './overview';
 
 export interface FixtureTask {
   step: string;
@@ -9,8 +10,13 @@ export interface FixtureTask {
   attempts: [number, number | null, TaskStatus][];
 }
 
-/** A columnar timeline as the server sends it, from a readable list of tasks. */
-export function timelineFixture(steps: string[], tasks: FixtureTask[]): Timeline {
+/** A timeline's overview with the detail of every task, from a readable list of tasks. */
+export function timelineFixture(steps: string[], tasks: FixtureTask[]): TimelineData {
+  return fromTimeline(timelineJsonFixture(steps, tasks));
+}
+
+/** The full columnar timeline (JSON `/timeline`) of a readable list of tasks. */
+export function timelineJsonFixture(steps: string[], tasks: FixtureTask[]): Timeline {
   const t: Timeline = {
     steps,
     tasks: { step: [], task_id: [], foreach_label: [], status: [] },

@@ -1,7 +1,9 @@
 import { ROW_STEP, ROW_TASK, type TimelineRows } from './layout';
-import { attemptBarEnd, type TimelineModel } from './model';
+import { attemptBarEnd, hasAttempts, type TimelineModel, taskBarEnd } from './model';
 import { type TimeView, timeToX } from './viewport';
 
+/** A step header, or a task: `attempt` is the attempt's index in the model, or -1 when the
+ * task's attempts are not loaded and its whole span was hit. */
 export type TimelineHit =
   | { kind: 'step'; row: number; step: number }
   | { kind: 'attempt'; row: number; task: number; attempt: number };
@@ -28,6 +30,10 @@ export function rowAt(
   return r >= 0 && r < rows.count ? r : -1;
 }
 
+function distance(x: number, x0: number, x1: number): number {
+  return x < x0 ? x0 - x : x > x1 ? x - x1 : 0;
+}
+
 export function hitTest(
   m: TimelineModel,
   rows: TimelineRows,
@@ -40,17 +46,24 @@ export function hitTest(
   const ref = rows.ref[row] ?? 0;
   if (rows.kind[row] === ROW_STEP) return { kind: 'step', row, step: ref };
   if (rows.kind[row] !== ROW_TASK) return null;
-  const from = m.taskAttemptOffset[ref] ?? 0;
-  const to = m.taskAttemptOffset[ref + 1] ?? 0;
+  if (!hasAttempts(m, ref)) {
+    const s = m.taskStart[ref] ?? Number.NaN;
+    if (Number.isNaN(s)) return null;
+    const x0 = timeToX(g.view, g.width, s);
+    const x1 = Math.max(x0 + 1, timeToX(g.view, g.width, taskBarEnd(m, ref, g.now)));
+    return distance(x, x0, x1) <= g.slopPx
+      ? { kind: 'attempt', row, task: ref, attempt: -1 }
+      : null;
+  }
   let best = -1;
   let bestDist = Number.POSITIVE_INFINITY;
-  for (let k = from; k < to; k++) {
+  for (let k = m.taskAttemptOffset[ref] ?? 0; k < (m.taskAttemptOffset[ref + 1] ?? 0); k++) {
     const a = m.taskAttempts[k] ?? 0;
     const s = m.attemptStart[a] ?? Number.NaN;
     if (Number.isNaN(s)) continue;
     const x0 = timeToX(g.view, g.width, s);
     const x1 = Math.max(x0 + 1, timeToX(g.view, g.width, attemptBarEnd(m, a, g.now)));
-    const dist = x < x0 ? x0 - x : x > x1 ? x - x1 : 0;
+    const dist = distance(x, x0, x1);
     if (dist <= g.slopPx && dist < bestDist) {
       best = a;
       bestDist = dist;

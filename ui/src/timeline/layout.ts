@@ -28,6 +28,8 @@ export interface TimelineRows {
   stepTasks: Int32Array;
   stepStart: Float64Array;
   stepEnd: Float64Array;
+  /** Every task that passes the filters, collapsed steps' too, in row order. */
+  tasks: Int32Array;
 }
 
 function sortKey(m: TimelineModel, i: number, order: TimelineOrder, now: number): number {
@@ -85,6 +87,11 @@ export function layoutRows(m: TimelineModel, o: LayoutOptions): TimelineRows {
   }
   const kind = new Uint8Array(count);
   const ref = new Int32Array(count);
+  let shown = 0;
+  for (const list of byStep) shown += list.length;
+  const tasks = new Int32Array(shown);
+  let t = 0;
+  for (const list of byStep) for (const i of list) tasks[t++] = i;
   let r = 0;
   for (let s = 0; s < nSteps; s++) {
     if (o.steps && !o.steps.has(s)) continue;
@@ -98,7 +105,7 @@ export function layoutRows(m: TimelineModel, o: LayoutOptions): TimelineRows {
       r++;
     }
   }
-  return { count, kind, ref, stepTasks, stepStart, stepEnd };
+  return { count, kind, ref, stepTasks, stepStart, stepEnd, tasks };
 }
 
 /** The row of a task, or -1 when it is filtered out or collapsed. */
@@ -107,4 +114,25 @@ export function rowOfTask(rows: TimelineRows, task: number): number {
     if (rows.kind[r] === ROW_TASK && rows.ref[r] === task) return r;
   }
   return -1;
+}
+
+/** The time spanned by the task rows from `first` to `last`, or null if none started. */
+export function visibleTaskSpan(
+  m: TimelineModel,
+  rows: TimelineRows,
+  first: number,
+  last: number,
+  now: number,
+): { start: number; end: number } | null {
+  let start = Number.POSITIVE_INFINITY;
+  let end = Number.NEGATIVE_INFINITY;
+  for (let r = Math.max(0, first); r <= Math.min(rows.count - 1, last); r++) {
+    if (rows.kind[r] !== ROW_TASK) continue;
+    const i = rows.ref[r] ?? 0;
+    const s = m.taskStart[i] ?? Number.NaN;
+    if (Number.isNaN(s)) continue;
+    start = Math.min(start, s);
+    end = Math.max(end, taskBarEnd(m, i, now));
+  }
+  return Number.isFinite(start) ? { start, end } : null;
 }

@@ -3,7 +3,15 @@ import { criticalPath, parentSteps } from './criticalPath';
 import { timelineFixture } from './fixtures';
 import { hitTest } from './hitTest';
 import { layoutRows, ROW_STEP, ROW_TASK, rowOfTask } from './layout';
-import { attemptBarEnd, buildModel, COMPLETED, FAILED, modelBounds, RUNNING } from './model';
+import {
+  attemptBarEnd,
+  buildModel,
+  COMPLETED,
+  FAILED,
+  modelBounds,
+  RUNNING,
+  taskIdAt,
+} from './model';
 import { clampView, fitView, niceTicks, panView, timeToX, xToTime, zoomView } from './viewport';
 
 // start -> work (foreach of 3, one retried) -> join -> end
@@ -75,7 +83,7 @@ describe('layoutRows', () => {
   it('orders tasks by start (ties by id), end, or longest first', () => {
     const ids = (order: 'start' | 'end' | 'duration') => {
       const rows = layoutRows(m, { ...all, order, now: 30_000 });
-      return Array.from(rows.ref.slice(3, 6)).map((i) => m.taskId[i]);
+      return Array.from(rows.ref.slice(3, 6)).map((i) => taskIdAt(m, i));
     };
     expect(ids('start')).toEqual(['2', '3', '4']);
     expect(ids('end')).toEqual(['4', '2', '3']);
@@ -120,7 +128,7 @@ describe('hitTest', () => {
     if (first?.kind !== 'attempt' || second?.kind !== 'attempt') throw new Error('no hit');
     expect(m.attemptNumber[first.attempt]).toBe(0);
     expect(m.attemptNumber[second.attempt]).toBe(1);
-    expect(m.taskId[second.task]).toBe('3');
+    expect(taskIdAt(m, second.task)).toBe('3');
   });
   it('misses gaps between bars, beyond the slop', () => {
     expect(hitTest(m, rows, g, 55, 4 * 20 + 10)).toBeNull();
@@ -146,11 +154,11 @@ describe('criticalPath', () => {
     end: [],
   });
   it('follows the slowest foreach task into the join', () => {
-    const path = criticalPath(m, parents, 30_000).map((i) => m.taskId[i]);
+    const path = criticalPath(m, parents, 30_000).map((i) => taskIdAt(m, i));
     expect(path).toEqual(['1', '3', '5', '6']);
   });
   it('works without a DAG', () => {
-    const path = criticalPath(m, null, 30_000).map((i) => m.taskId[i]);
+    const path = criticalPath(m, null, 30_000).map((i) => taskIdAt(m, i));
     expect(path).toEqual(['1', '3', '5', '6']);
   });
   it('walks the laps of a recursive switch that loops on itself', () => {
@@ -168,7 +176,13 @@ describe('criticalPath', () => {
     );
     const p = parentSteps(['start', 'loop', 'end'], { start: ['loop'], loop: ['loop', 'end'] });
     expect(p).toEqual([[], [0, 1], [1]]);
-    expect(criticalPath(loop, p, 0).map((i) => loop.taskId[i])).toEqual(['1', '2', '3', '4', '5']);
+    expect(criticalPath(loop, p, 0).map((i) => taskIdAt(loop, i))).toEqual([
+      '1',
+      '2',
+      '3',
+      '4',
+      '5',
+    ]);
   });
   it('is empty when nothing started', () => {
     expect(criticalPath(buildModel(timelineFixture(['start'], [])), null, 0)).toEqual([]);

@@ -68,3 +68,28 @@ export function niceTicks(
   for (let t = first; t <= v.end && ticks.length < 1000; t += step) ticks.push(t);
   return { step, ticks };
 }
+
+/**
+ * An axis label for `ms` after the run start, as precise as the tick `step`: whole hours
+ * or minutes when zoomed out, seconds and then milliseconds as the zoom deepens, so that
+ * neighbouring labels always differ ("1:02:03.250" at 10 ms ticks two hours in).
+ */
+export function tickLabel(ms: number, step: number): string {
+  const sign = ms < 0 ? '-' : '';
+  let a = Math.abs(Math.round(ms));
+  const decimals = step >= 1000 ? 0 : step >= 100 ? 1 : step >= 10 ? 2 : 3;
+  const h = Math.floor(a / 3_600_000);
+  a -= h * 3_600_000;
+  const m = Math.floor(a / 60_000);
+  a -= m * 60_000;
+  const s = a / 1000;
+  const sec = decimals
+    ? s.toFixed(decimals).padStart(decimals + 3, '0')
+    : String(Math.round(s)).padStart(2, '0');
+  if (step >= 3_600_000 && m === 0 && s === 0) return `${sign}${h}h`;
+  if (step >= 60_000 && s === 0)
+    return h ? `${sign}${h}:${String(m).padStart(2, '0')}` : `${sign}${m}m`;
+  if (h) return `${sign}${h}:${String(m).padStart(2, '0')}:${sec}`;
+  if (m) return `${sign}${m}:${sec}`;
+  return `${sign}${decimals ? s.toFixed(decimals) : Math.round(s)}s`;
+}

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
-import threading
-from collections import OrderedDict
 from typing import Annotated, Any, Literal
 
-import orjson
-from fastapi import APIRouter, HTTPException, Query, Request
-from starlette.responses import Response
+from fastapi import APIRouter, HTTPException, Query
 
-from flowscope.api.context import AppContext
 from flowscope.api.deps import Ctx, Run
-from flowscope.api.models import Dag, FlowPage, RunDetail, RunPage, StepPage, Timeline
+from flowscope.api.models import Dag, FlowPage, RunDetail, RunPage, StepPage
 from flowscope.api.responses import FastJSON, page
-from flowscope.store import RunFilters, RunRef
+from flowscope.store import RunFilters
 
 router = APIRouter(tags=["runs"])
 
@@ -103,43 +97,3 @@ def dag_of(graph: dict[str, Any]) -> dict[str, Any]:
 @router.get("/flows/{flow_id}/runs/{run_id}/steps", response_model=StepPage)
 def list_steps(ctx: Ctx, ref: Run) -> FastJSON:
     return page(ctx.store.list_steps(ref), None)
-
-
-@router.get("/flows/{flow_id}/runs/{run_id}/timeline", response_model=Timeline)
-def timeline(ctx: Ctx, ref: Run, request: Request) -> Response:
-    body, packed = _timelines.get(ctx, ref)
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        return Response(
-            packed,
-            media_type="application/json",
-            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
-        )
-    return Response(body, media_type="application/json", headers={"Vary": "Accept-Encoding"})
-
-
-class _TimelineCache:
-    """A big run's timeline is megabytes: build, serialise and compress it once per
-    change of the run (its newest change event), not once per request."""
-
-    def __init__(self, size: int = 4) -> None:
-        self.size = size
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[int, int | None], tuple[bytes, bytes]] = OrderedDict()
-
-    def get(self, ctx: AppContext, ref: RunRef) -> tuple[bytes, bytes]:
-        key = (ref.pk, ctx.store.run_version(ref))
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-                return found
-        body = orjson.dumps(ctx.store.timeline(ref))
-        made = (body, gzip.compress(body, compresslevel=5))
-        with self._lock:
-            self._entries[key] = made
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        return made
-
-
-_timelines = _TimelineCache()

@@ -1,0 +1,188 @@
+"""A run's timeline: the whole of it as JSON, or, for big runs, an overview packed in a
+few bytes a task plus the detail of the rows on screen (issue 10).
+
+Every response is built, serialised and compressed once per version of the run and
+carries that version as its ETag, so a browser revalidating gets a 304 and no body.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+import threading
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.responses import Response
+
+from flowscope.api.context import AppContext
+from flowscope.api.deps import Ctx, Run
+from flowscope.api.models import Timeline, TimelineDetail
+from flowscope.api.responses import FastJSON
+from flowscope.store import RunRef
+from flowscope.store.timeline import DETAIL_LIMIT, Overview, TaskSelector
+
+router = APIRouter(tags=["runs"])
+
+OVERVIEW_TYPE = "application/vnd.flowscope.timeline-overview"
+MAGIC = b"FSTL"
+FORMAT = 1
+INT32_MAX = 2**31 - 1
+MISSING_I32 = -(2**31)
+
+
+@router.get("/flows/{flow_id}/runs/{run_id}/timeline", response_model=Timeline)
+def timeline(ctx: Ctx, ref: Run, request: Request) -> Response:
+    return _cached(
+        ctx, ref, request, "json", "application/json", lambda: orjson.dumps(ctx.store.timeline(ref))
+    )
+
+
+@router.get(
+    "/flows/{flow_id}/runs/{run_id}/timeline/overview",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "One aggregate per task, packed (see docs/API.md, timeline overview)",
+            "content": {OVERVIEW_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        },
+        304: {"description": "Unchanged since the ETag sent in If-None-Match"},
+    },
+)
+def timeline_overview(ctx: Ctx, ref: Run, request: Request) -> Response:
+    return _cached(
+        ctx,
+        ref,
+        request,
+        "overview",
+        OVERVIEW_TYPE,
+        lambda: pack_overview(ctx.store.timeline_overview(ref)),
+    )
+
+
+@router.get("/flows/{flow_id}/runs/{run_id}/timeline/detail", response_model=TimelineDetail)
+def timeline_detail(
+    ctx: Ctx,
+    ref: Run,
+    task: Annotated[
+        list[str],
+        Query(
+            max_length=500,
+            description="`step/task_id`, or `step/low-high` for every numeric id in between",
+        ),
+    ],
+) -> FastJSON:
+    selectors = [_selector(value) for value in task]
+    return FastJSON({"items": ctx.store.timeline_detail(ref, selectors)})
+
+
+def _selector(value: str) -> TaskSelector:
+    step, sep, rest = value.partition("/")
+    if not sep or not step or not rest:
+        raise HTTPException(422, f"invalid task {value!r}: expected step/task_id or step/low-high")
+    low, dash, high = rest.partition("-")
+    if dash and low.isdigit() and high.isdigit():
+        if int(high) - int(low) >= DETAIL_LIMIT:
+            raise HTTPException(422, f"a range covers at most {DETAIL_LIMIT} tasks: {value!r}")
+        return TaskSelector(step, low=int(low), high=int(high))
+    return TaskSelector(step, task_id=rest)
+
+
+def pack_overview(ov: Overview) -> bytes:
+    """The overview as a header (JSON) and little-endian columns, each 8-byte aligned, so
+    that the browser reads them as typed arrays without copying."""
+    n = len(ov)
+    times = [v for v in (*ov.start, *ov.end) if v is not None]
+    base = min(times) if times else 0
+    narrow_times = not times or max(times) - base < INT32_MAX
+    time_code, missing = ("i", MISSING_I32) if narrow_times else ("d", float("nan"))
+    start = array(time_code, (missing if v is None else v - base for v in ov.start))
+    end = array(time_code, (missing if v is None else v - base for v in ov.end))
+    narrow_ids = all(-1 <= v < INT32_MAX for v in ov.task_id)
+    task_id = array("i" if narrow_ids else "d", ov.task_id)
+    columns: list[tuple[str, str, array]] = [
+        ("step", "u16", ov.step),
+        ("status", "u8", ov.status),
+        ("attempts", "u8", ov.attempts),
+        ("caught", "u8", ov.caught),
+        ("task_id", "i32" if narrow_ids else "f64", task_id),
+        ("start", "i32" if narrow_times else "f64", start),
+        ("end", "i32" if narrow_times else "f64", end),
+    ]
+    header = {
+        "format": FORMAT,
+        "tasks": n,
+        "base": base,
+        "steps": ov.steps,
+        "string_ids": {str(i): v for i, v in ov.string_ids.items()},
+        "columns": [[name, kind] for name, kind, _ in columns],
+    }
+    head = orjson.dumps(header)
+    parts = [MAGIC, len(head).to_bytes(4, "little"), head]
+    size = sum(len(p) for p in parts)
+    for _, _, values in columns:
+        parts.append(b"\0" * (-size % 8))
+        size += -size % 8
+        if sys.byteorder == "big":
+            values = array(values.typecode, values)
+            values.byteswap()
+        data = values.tobytes()
+        parts.append(data)
+        size += len(data)
+    return b"".join(parts)
+
+
+# ---- one build per version of the run ----------------------------------------------
+
+
+class _Cache:
+    def __init__(self, size: int = 6) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[str, str], tuple[bytes, bytes]] = OrderedDict()
+
+    def get(self, key: tuple[str, str], build: Callable[[], bytes]) -> tuple[bytes, bytes]:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found
+        body = build()
+        made = (body, gzip.compress(body, compresslevel=6))
+        with self._lock:
+            self._entries[key] = made
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return made
+
+
+_cache = _Cache()
+
+
+def _cached(
+    ctx: AppContext,
+    ref: RunRef,
+    request: Request,
+    kind: str,
+    media_type: str,
+    build: Callable[[], bytes],
+) -> Response:
+    version = ctx.store.timeline_version(ref)
+    etag = f'"{kind}-{version}"'
+    headers = {"ETag": etag, "Vary": "Accept-Encoding", "Cache-Control": "no-cache"}
+    if etag in _etags(request.headers.get("if-none-match", "")):
+        return Response(status_code=304, headers=headers)
+    body, packed = _cache.get((kind, version), build)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(
+            packed, media_type=media_type, headers={**headers, "Content-Encoding": "gzip"}
+        )
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _etags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
