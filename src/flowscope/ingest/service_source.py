@@ -12,8 +12,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 
 SOURCE_KIND = "service"
 SYNC_BATCH = 1000
+# Batches read before the sync asks for them: one in the queue, one being read.
+READ_AHEAD = 1
 # Runs are noticed by their ts_epoch (the client's clock): look back this far past the
 # newest one seen, in case a client's clock runs behind.
 NEW_RUN_LOOKBACK_MS = 10 * 60_000
@@ -86,15 +90,9 @@ class ServiceSource:
             mark = v3.high_water(conn)
         stored = self.store.stored_runs(self.source_id)
         seen: set[tuple[str, str]] = set()
-        cursor: v3.RunCursor | None = None
-        while True:
-            with self.v3_engine.connect() as conn:
-                runs = v3.runs_newest_first(conn, cursor, batch)
-                if not runs:
-                    break
-                cursor = v3.RunCursor(runs[-1].ts_epoch, runs[-1].flow_id, runs[-1].run_number)
-                rows = _rows_of(conn, runs)
-                self.liveness.observe(v3.db_now_ms(conn))
+        for batch_read in _read_ahead(self.v3_engine, batch):
+            runs, rows = batch_read.runs, batch_read.rows
+            self.liveness.observe(batch_read.db_now_ms)
             new: list[WholeRun] = []
             for run_rows in rows:
                 key = (run_rows.run.flow_id, run_rows.run.exposed_id)
@@ -255,6 +253,64 @@ class ServiceSource:
         stats.runs_written += 1
         stats.tasks_read += written.tasks_read
         stats.changed_flows.add(rows.run.flow_id)
+
+
+@dataclass
+class _BatchRead:
+    runs: list[v3.V3Run]
+    rows: list[RunRows]
+    db_now_ms: int
+
+
+_END = object()
+
+
+def _read_ahead(engine: Engine, batch: int) -> Iterator[_BatchRead]:
+    """The runs of the database in batches, newest first, read by a thread that stays one
+    batch ahead: the database answers the next batch's queries (and the driver decodes
+    them, outside the GIL) while this thread assembles and writes the current one."""
+    ready: queue.Queue[object] = queue.Queue(maxsize=READ_AHEAD)
+    stop = threading.Event()
+
+    def read() -> None:
+        cursor: v3.RunCursor | None = None
+        try:
+            while not stop.is_set():
+                with engine.connect() as conn:
+                    runs = v3.runs_newest_first(conn, cursor, batch)
+                    if not runs:
+                        break
+                    last = runs[-1]
+                    cursor = v3.RunCursor(last.ts_epoch, last.flow_id, last.run_number)
+                    item = _BatchRead(runs, _rows_of(conn, runs), v3.db_now_ms(conn))
+                _put(item)
+        except BaseException as exc:  # handed over, raised where the sync runs
+            _put(exc)
+        else:
+            _put(_END)
+
+    def _put(item: object) -> None:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    reader = threading.Thread(target=read, name="flowscope-v3-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, _BatchRead)
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 def _rows_of(conn: Connection, runs: list[v3.V3Run]) -> list[RunRows]:
