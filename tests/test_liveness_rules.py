@@ -6,6 +6,8 @@ checks the same rules on real flows and a real /proc.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flowscope.ingest.facts import RunFacts, TaskFacts
 from flowscope.ingest.liveness import LocalLiveness, ProcessId, ProcessTable, RuntimeCandidate
 
@@ -133,3 +135,14 @@ def test_without_proc_only_file_activity_counts_with_a_long_grace() -> None:
     assert liveness.run_alive(_run(last_seen_at=NOW - 60_000), RUN_STARTED)
     assert not liveness.run_alive(_run(last_seen_at=NOW - 3_600_000), RUN_STARTED)
     assert _task_alive(liveness, "3", last_seen_at=NOW - 60_000)
+
+
+def test_a_runtime_writing_to_another_datastore_runs_none_of_its_runs() -> None:
+    # Two projects with a flow file of the same name: one's runtime must not keep the
+    # other's dead run alive. A runtime whose datastore could not be read still may.
+    ours, theirs = "/work/project/.metaflow", "/work/other/.metaflow"
+    for datastore, alive in [(ours, True), (theirs, False), (None, True)]:
+        candidate = RuntimeCandidate(ProcessId(300, RUN_STARTED - 2_000), "flow.py", datastore)
+        liveness = LocalLiveness(datastore=Path(ours))
+        liveness.observe(_look(runtimes=[candidate]))
+        assert _alive(liveness) is alive, datastore

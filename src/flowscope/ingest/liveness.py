@@ -11,8 +11,8 @@ process whose command line holds `--run-id <run> --task-id <task>`. So, from one
   over, at once, whatever the file times say (issue 7);
 - a run whose runtime was never seen (it was between tasks, or it ended before flowscope
   looked) is alive only while some process could be its runtime: a `run`/`resume` of the
-  same flow file that started before the run did and is not known to run another run.
-  None: the run is over.
+  same flow file, writing to the datastore being indexed, that started before the run did
+  and is not known to run another run. None: the run is over.
 
 File times decide only what one look at `/proc` cannot: something that changed after the
 look (a task that started since) is taken as alive until the next look. Where `/proc`
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flowscope.ingest.facts import RunFacts, TaskFacts
+from flowscope.ingest.runtime_datastore import runtime_datastore
 
 NO_PROC_GRACE_MS = 15 * 60_000
 # Files and the process table share one clock, but file times are coarse (they lag by up
@@ -54,6 +55,7 @@ class RuntimeCandidate:
 
     process: ProcessId
     script: str | None  # the flow file's name, as the graph's `file` records it
+    datastore: str | None = None  # the real path of the .metaflow it writes to, if known
 
 
 @dataclass
@@ -82,8 +84,10 @@ class LocalLiveness:
     processes are remembered from one look to the next.
     """
 
-    def __init__(self, proc: Path = Path("/proc")) -> None:
+    def __init__(self, proc: Path = Path("/proc"), datastore: Path | None = None) -> None:
         self.proc = proc
+        # The .metaflow folder indexed: a runtime writing elsewhere runs no run of ours.
+        self.datastore = os.path.realpath(datastore) if datastore is not None else None
         self.table = ProcessTable(available=False, taken_at=0)
         self._runtime_of: dict[str, ProcessId] = {}  # run_id -> its runtime process
         self._gone_since: dict[str, int] = {}  # run_id -> when its runtime was first missed
@@ -131,10 +135,17 @@ class LocalLiveness:
         for parents in table.task_parents.values():
             claimed.update(parents)
         return any(
-            _could_run(candidate, started_at, run.script_name)
+            self._could_run(candidate, started_at, run.script_name)
             for candidate in table.runtimes
             if candidate.process not in claimed
         )
+
+    def _could_run(
+        self, candidate: RuntimeCandidate, started_at: int | None, script: str | None
+    ) -> bool:
+        if self.datastore is not None and candidate.datastore not in (None, self.datastore):
+            return False
+        return _could_run(candidate, started_at, script)
 
 
 def _could_run(candidate: RuntimeCandidate, started_at: int | None, script: str | None) -> bool:
@@ -176,7 +187,8 @@ def scan_processes(proc: Path = Path("/proc")) -> ProcessTable:
             table.tasks.add((run_id, task_id))
             task_ppids.append((run_id, ppid))
         elif _is_runtime(argv):
-            table.runtimes.append(RuntimeCandidate(me, _script(argv)))
+            datastore = runtime_datastore(Path(entry.path))
+            table.runtimes.append(RuntimeCandidate(me, _script(argv), datastore))
     table.processes = set(by_pid.values())
     # Parents are matched once every process is known: a parent may be listed after its
     # child when pids wrap around.

@@ -73,7 +73,7 @@ class LocalIndexer:
         # For runs whose data is elsewhere (`--datastore=s3`): their graph and outcomes.
         self._datastores = datastores or Datastores()
         self.source_id = store.source_id(SOURCE_KIND, str(root))
-        self.liveness = LocalLiveness()
+        self.liveness = LocalLiveness(datastore=self.root)
         self._warned_owned: set[tuple[str, str]] = set()
         # Artifacts are content-addressed, so `_success`/`_task_ok` of every task share a
         # handful of shas: decode each once.
