@@ -50,14 +50,21 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=30)
 
 
-def wait_for(check: Callable[[], T | None], timeout: float, every: float = 0.1) -> T:
+def wait_for(
+    check: Callable[[], T | None],
+    timeout: float,
+    every: float = 0.1,
+    explain: Callable[[], object] | None = None,
+) -> T:
+    """`check()` once it is truthy; `explain()` says what was seen when it never was."""
     deadline = time.monotonic() + timeout
     while True:
         found = check()
         if found:
             return found
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
+            seen = f"; last seen: {explain()!r}" if explain is not None else ""
+            raise AssertionError(f"condition not met within {timeout}s{seen}")
         time.sleep(every)
 
 

@@ -61,7 +61,12 @@ def test_killed_run_turns_failed_within_30s(tmp_path: Path, how: str) -> None:
         run = _only_run(store)
         return run if run and run["status"] == "failed" else None
 
-    run = wait_for(failed, timeout=30, every=1.0)
+    def seen() -> object:
+        run = _only_run(store)
+        table = indexer.liveness.table
+        return (run and (run["status"], run["status_reason"]), table.runtimes)
+
+    run = wait_for(failed, timeout=30, every=1.0, explain=seen)
     took = time.monotonic() - killed_at
     if how == "ctrl-c":
         # Ctrl-C raises KeyboardInterrupt inside the running task, which may record its
