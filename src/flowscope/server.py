@@ -225,7 +225,7 @@ def serve(
     print(f"flowscope: open http://{shown_host}:{port}{ctx.base_path}", file=sys.stderr, flush=True)
     if live is not None:
         live.start()
-    # Event streams never end by themselves: on shutdown, close them after 2 s.
+    # Streams end at shutdown (_Server.shutdown); any other request gets 2 s to finish.
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
     try:
         _Server(config).run(sockets=[sock])
@@ -252,6 +252,14 @@ class _Server(uvicorn.Server):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Event streams never end by themselves: end them first, so that uvicorn's graceful
+        # shutdown finds no request left to cancel.
+        hub = getattr(getattr(self.config.app, "state", None), "hub", None)
+        if hub is not None:
+            hub.close_streams()
+        await super().shutdown(sockets)
 
 
 def _close(ctx: AppContext, live: Follower | None) -> None:

@@ -165,6 +165,7 @@ def create_app(ctx: AppContext, auth: AuthSettings | None = None) -> FastAPI:
         openapi_url=None, docs_url=None, redoc_url=None, lifespan=inner.router.lifespan_context
     )
     outer.state.ctx = ctx
+    outer.state.hub = inner.state.hub  # for the server's shutdown (server.py)
     prefix = ctx.base_path.rstrip("/")
 
     @outer.get(prefix, include_in_schema=False)
