@@ -421,3 +421,15 @@ def test_exposure_warning_names_what_is_open() -> None:
     assert exposure_warning("10.0.0.5", AuthSettings(tokens=(TOKEN,)), metadata_open=True) is None
     header = AuthSettings(identity_header=USER_HEADER)
     assert exposure_warning("flowscope.internal", header, metadata_open=True) is None
+
+
+def test_metadata_keys_without_a_metadata_service_open_nothing(tmp_path: Path) -> None:
+    """`--metadata-api-key` without `--metadata-service`: no /metadata is mounted, so its
+    paths are the UI's like any other and need a credential."""
+    secrets = {"FLOWSCOPE_AUTH_TOKEN": TOKEN, "FLOWSCOPE_METADATA_API_KEYS": METADATA_KEY}
+    with flowscope_serve(tmp_path, env=secrets) as served:
+        served.wait_ready()
+        assert _get(served.url, "metadata/ping").status_code == 401
+        keyed = {"x-api-key": METADATA_KEY}
+        assert _get(served.url, "metadata/ping", headers=keyed).status_code == 401
+        assert served.stop() == 0

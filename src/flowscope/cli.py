@@ -309,7 +309,8 @@ def _serve(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) ->
     auth = AuthSettings(
         tokens=tokens_from(args.auth_token, environ.get(AUTH_TOKEN_ENV)),
         identity_header=(args.trust_identity_header or "").strip() or None,
-        metadata_has_keys=bool(keys),
+        # Only a mounted /metadata has a guard of its own to leave those requests to.
+        metadata_has_keys=bool(keys) and metadata is not None,
     )
     return serve(
         root=args.root,
