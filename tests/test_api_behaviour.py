@@ -47,6 +47,8 @@ def test_health_and_openapi(api: TestClient) -> None:
         "root": None,
         "database": None,
         "sync": None,
+        "auth": "none",
+        "user": None,
     }
     spec = api.get("/api/v1/openapi.json").json()
     assert "/api/v1/runs" in spec["paths"]

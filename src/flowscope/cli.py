@@ -6,13 +6,17 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from platformdirs import user_cache_dir
 
 from flowscope import __version__
 
 DEFAULT_PORT = 8083
+ENV_PREFIX = "FLOWSCOPE_"
+AUTH_TOKEN_ENV = "FLOWSCOPE_AUTH_TOKEN"
 
 
 def default_db_url() -> str:
@@ -20,30 +24,33 @@ def default_db_url() -> str:
     return f"sqlite:///{Path(user_cache_dir('flowscope')) / 'index.sqlite'}"
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser(environ: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
+    """The command line; every option of `serve`, `index` and `db upgrade` also comes from
+    an environment variable (FLOWSCOPE_<OPTION>), named in `--help`, for containers and
+    service managers. The command line wins over the environment."""
+    env = _EnvDefaults(environ)
     parser = argparse.ArgumentParser(prog="flowscope", description="A monitoring GUI for Metaflow.")
     parser.add_argument("--version", action="version", version=f"flowscope {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what the indexer does")
+    env.flag(parser, "-v", "--verbose", help="log what the indexer does")
     commands = parser.add_subparsers(dest="command")
 
     serve = commands.add_parser("serve", help="index the datastore, keep it current, serve the UI")
-    _source_options(serve)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
-    serve.add_argument(
-        "--base-path", default="/", help="serve under a path prefix, e.g. /flowscope"
-    )
-    serve.add_argument("--poll", action="store_true", help="poll the file system (network mounts)")
-    serve.add_argument(
+    _source_options(serve, env)
+    env.value(serve, "--host", default="127.0.0.1", help="address to listen on")
+    env.value(serve, "--port", type=int, default=DEFAULT_PORT, help="port to listen on")
+    env.value(serve, "--base-path", default="/", help="serve under a path prefix, e.g. /flowscope")
+    env.flag(serve, "--poll", help="poll the file system (network mounts)")
+    env.flag(
+        serve,
         "--metadata-service",
-        action="store_true",
         help="also be the metadata service: serve metaflow-service's REST API under /metadata, "
         "writing the v3 tables of --db (made by `flowscope db upgrade`)",
     )
-    metadata_options(serve)
+    metadata_options(serve, env)
+    auth_options(serve, env)
 
     index = commands.add_parser("index", help="index the datastore once and exit")
-    _source_options(index)
+    _source_options(index, env)
 
     demo = commands.add_parser("demo", help="run bundled example flows and serve them")
     demo.add_argument("--dir", type=Path, default=None, help="scratch folder for the demo runs")
@@ -60,10 +67,64 @@ def main(argv: list[str] | None = None) -> int:
         help="create metaflow-service's v3 tables on an empty database (PostgreSQL or SQLite); "
         "leaves existing ones unchanged",
     )
-    upgrade.add_argument(
-        "--db", default=os.environ.get("FLOWSCOPE_DB"), help="database URL (env FLOWSCOPE_DB)"
-    )
+    env.value(upgrade, "--db", help="database URL")
+    return parser
 
+
+class _EnvDefaults:
+    """Adds options whose default comes from FLOWSCOPE_<OPTION>; records the variable on
+    the option (`env_var`) and names it in the help."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+
+    @staticmethod
+    def name_of(flag: str) -> str:
+        return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
+
+    def value(self, sub: argparse.ArgumentParser, flag: str, help: str, **kwargs: Any) -> None:
+        var = self.name_of(flag)
+        # argparse converts a string default with `type`, so FLOWSCOPE_PORT=x is an error.
+        builtin = kwargs.pop("default", None)
+        # Only the built-in default is shown: the environment's value may hold a password
+        # (a database URL).
+        shown = f" (default {builtin})" if builtin is not None else ""
+        default = self.environ.get(var) or builtin
+        action = sub.add_argument(flag, default=default, help=f"{help}{shown}; env {var}", **kwargs)
+        action.env_var = var  # type: ignore[attr-defined]
+
+    def flag(self, sub: argparse.ArgumentParser, *flags: str, help: str) -> None:
+        var = self.name_of(flags[-1])
+        raw = self.environ.get(var, "").strip().lower()
+        if raw and raw not in _TRUE + _FALSE:
+            raise SystemExit(f"flowscope: {var}={raw!r} is not one of {', '.join(_TRUE + _FALSE)}")
+        action = sub.add_argument(
+            *flags, action="store_true", default=raw in _TRUE, help=f"{help}; env {var}=1"
+        )
+        action.env_var = var  # type: ignore[attr-defined]
+
+    def repeated(
+        self, sub: argparse.ArgumentParser, flag: str, var: str, help: str, metavar: str
+    ) -> None:
+        """A repeatable option whose environment variable holds a comma-separated list (read
+        where the option is used, so that secrets never become argparse defaults shown in
+        --help)."""
+        action = sub.add_argument(
+            flag,
+            action="append",
+            default=None,
+            metavar=metavar,
+            help=f"{help}; env {var} (comma-separated)",
+        )
+        action.env_var = var  # type: ignore[attr-defined]
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -82,17 +143,17 @@ def main(argv: list[str] | None = None) -> int:
     return _serve(args)
 
 
-def _source_options(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--root", default=None, help="the Metaflow sysroot or its .metaflow folder")
-    sub.add_argument(
+def _source_options(sub: argparse.ArgumentParser, env: _EnvDefaults) -> None:
+    env.value(sub, "--root", help="the Metaflow sysroot or its .metaflow folder")
+    env.value(
+        sub,
         "--db",
-        default=None,
         help="index database URL (default: user cache), or a metaflow-service database "
         "(one holding its v3 tables) to follow",
     )
-    sub.add_argument(
+    env.value(
+        sub,
         "--index",
-        default=None,
         help="with a metaflow-service --db: where to keep flowscope's index (default: a "
         "`flowscope` schema in that database, or the user cache if the role may only read)",
     )
@@ -133,16 +194,39 @@ def _index(args: argparse.Namespace) -> int:
     return 1 if stats.errors else 0
 
 
-def metadata_options(sub: argparse.ArgumentParser) -> None:
+def metadata_options(sub: argparse.ArgumentParser, env: _EnvDefaults) -> None:
     """Options of flowscope's /metadata (for `serve`, to be passed to
     `flowscope.api.metadata.create_metadata_app` via `api_keys_from(args.metadata_api_key)`)."""
-    sub.add_argument(
+    from flowscope.api.metadata.auth import KEYS_ENV
+
+    env.repeated(
+        sub,
         "--metadata-api-key",
-        action="append",
-        default=None,
-        metavar="KEY",
+        KEYS_ENV,
         help="require this x-api-key (METAFLOW_SERVICE_AUTH_KEY on the client) on /metadata; "
-        "repeat for several; also env FLOWSCOPE_METADATA_API_KEYS (comma-separated)",
+        "repeat for several (without any, /metadata takes the --auth-token tokens as keys)",
+        metavar="KEY",
+    )
+
+
+def auth_options(sub: argparse.ArgumentParser, env: _EnvDefaults) -> None:
+    """Who may use the UI, /api/v1 and /metadata (flowscope.api.auth)."""
+    env.repeated(
+        sub,
+        "--auth-token",
+        AUTH_TOKEN_ENV,
+        help="require this token: `Authorization: Bearer TOKEN`, or signing in at /login "
+        "(it is the team's password); repeat for several. Prefer the environment variable: "
+        "the command line is visible to every user of the machine",
+        metavar="TOKEN",
+    )
+    env.value(
+        sub,
+        "--trust-identity-header",
+        metavar="NAME",
+        help="behind an authenticating proxy: a request is that header's user (e.g. "
+        "X-Forwarded-User), and one without it gets 401. Only when the proxy is the one "
+        "way in and strips the header from what clients send",
     )
 
 
@@ -213,13 +297,21 @@ def _sync_service(db_url: str, index_url: str | None) -> int:
     return 1 if stats.errors else 0
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> int:
+    from flowscope.api.auth import AuthSettings, tokens_from
     from flowscope.api.metadata import api_keys_from
     from flowscope.server import MetadataService, serve
 
     metadata = None
+    keys = tuple(api_keys_from(args.metadata_api_key, environ))
     if args.metadata_service:
-        metadata = MetadataService(tuple(api_keys_from(args.metadata_api_key)))
+        metadata = MetadataService(keys)
+    auth = AuthSettings(
+        tokens=tokens_from(args.auth_token, environ.get(AUTH_TOKEN_ENV)),
+        identity_header=(args.trust_identity_header or "").strip() or None,
+        # Only a mounted /metadata has a guard of its own to leave those requests to.
+        metadata_has_keys=bool(keys) and metadata is not None,
+    )
     return serve(
         root=args.root,
         db_url=args.db or default_db_url(),
@@ -229,6 +321,7 @@ def _serve(args: argparse.Namespace) -> int:
         poll=args.poll,
         index_url=args.index,
         metadata=metadata,
+        auth=auth,
     )
 
 

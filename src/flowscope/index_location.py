@@ -108,6 +108,11 @@ def _may_write_schema(conn: sa.Connection, schema: str) -> bool:
         return False
     if conn.execute(sa.text("SELECT has_schema_privilege(:s, 'CREATE')"), {"s": schema}).scalar():
         return True
+    # Without USAGE even looking up a table in the schema is refused (permission denied).
+    if not conn.execute(
+        sa.text("SELECT has_schema_privilege(:s, 'USAGE')"), {"s": schema}
+    ).scalar():
+        return False
     runs = conn.execute(sa.text("SELECT to_regclass(:t)"), {"t": f"{schema}.runs"}).scalar()
     if runs is None:
         return False

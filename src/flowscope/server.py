@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import logging
+import signal
 import socket
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Protocol
 
@@ -14,15 +18,20 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 
 from flowscope.api.app import create_app
+from flowscope.api.auth import AuthSettings, exposure_warning
 from flowscope.api.context import AppContext
 from flowscope.ingest.live import LiveIndexer
 from flowscope.ingest.local_indexer import LocalIndexer, PassStats
 from flowscope.ingest.locate import find_datastore
+from flowscope.ingest.service_follow import ServiceFollower
 from flowscope.ingest.sources import ServiceTaskDetails
 from flowscope.service.v3_shapes import V3Change
 from flowscope.service_mode import follower as service_follower
 from flowscope.service_mode import is_service_database, open_service
 from flowscope.store import Store
+
+log = logging.getLogger(__name__)
+STOP_THREADS_S = 10.0
 
 
 class Follower(Protocol):
@@ -186,15 +195,17 @@ def serve(
     poll: bool = False,
     index_url: str | None = None,
     metadata: MetadataService | None = None,
+    auth: AuthSettings | None = None,
 ) -> int:
     try:
         sock = listen(host, port)
     except OSError as exc:
         print(listen_error(host, port, exc), file=sys.stderr)
         return 1
+    auth = auth or AuthSettings()
     report = FirstIndexReport(sys.stderr)
     ctx, live = build(root, db_url, base_path, poll, index_url, report, metadata)
-    app = create_app(ctx)
+    app = create_app(ctx, auth)
     if live is not None:
         print(f"flowscope: indexing {ctx.root or ctx.database}", file=sys.stderr)
     else:
@@ -206,16 +217,58 @@ def serve(
             "(METAFLOW_DEFAULT_METADATA=service METAFLOW_SERVICE_URL=<that URL>)",
             file=sys.stderr,
         )
+    if auth.enabled:
+        print(f"flowscope: sign-in required: {auth.describe()}", file=sys.stderr)
+    warning = exposure_warning(host, auth, metadata_open=ctx.metadata_app is not None)
+    if warning:
+        print(warning, file=sys.stderr)
     print(f"flowscope: open http://{shown_host}:{port}{ctx.base_path}", file=sys.stderr, flush=True)
     if live is not None:
         live.start()
-    # Event streams never end by themselves: on shutdown, close them after 2 s.
+    # Streams end at shutdown (_Server.shutdown); any other request gets 2 s to finish.
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        _Server(config).run(sockets=[sock])
     finally:
-        if live is not None:
-            live.stop()
-        ctx.store.close()
+        _close(ctx, live)
         sock.close()
     return 0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, stopping on SIGTERM or SIGINT as usual, but without raising the signal again
+    once it has stopped (what uvicorn does, so that the process dies of it): flowscope still
+    has its indexer to stop and its database to close, and then exits with status 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Event streams never end by themselves: end them first, so that uvicorn's graceful
+        # shutdown finds no request left to cancel.
+        hub = getattr(getattr(self.config.app, "state", None), "hub", None)
+        if hub is not None:
+            hub.close_streams()
+        await super().shutdown(sockets)
+
+
+def _close(ctx: AppContext, live: Follower | None) -> None:
+    """After the HTTP server stopped: the indexer or follower thread, then the databases."""
+    if live is not None:
+        live.stop(STOP_THREADS_S)
+        thread = getattr(live, "thread", None)
+        if thread is not None and thread.is_alive():
+            log.warning("the indexer did not stop within %.0f s; closing anyway", STOP_THREADS_S)
+    if isinstance(live, ServiceFollower):
+        live.source.v3_engine.dispose()
+    ctx.store.close()

@@ -14,6 +14,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Mount
 
 from flowscope import __version__
+from flowscope.api.auth import AuthSettings, guard
 from flowscope.api.context import AppContext
 from flowscope.api.live import EventHub
 from flowscope.api.responses import FastJSON
@@ -152,17 +153,19 @@ def _mount_ui(api: FastAPI, ctx: AppContext) -> None:
         return _ui_page(ctx, "index.html")
 
 
-def create_app(ctx: AppContext) -> FastAPI:
-    """The app, mounted under `ctx.base_path` when flowscope sits behind a path prefix."""
+def create_app(ctx: AppContext, auth: AuthSettings | None = None) -> FastAPI:
+    """The app, mounted under `ctx.base_path` when flowscope sits behind a path prefix,
+    and behind `auth` (api/auth.py) when that asks for any."""
     ctx.base_path = "/" + ctx.base_path.strip("/") + "/" if ctx.base_path.strip("/") else "/"
     inner = create_api(ctx)
     if ctx.base_path == "/":
-        return inner
+        return guard(inner, auth, ctx.base_path)
     # A mounted app's lifespan does not run by itself: the outer app runs the inner one's.
     outer = FastAPI(
         openapi_url=None, docs_url=None, redoc_url=None, lifespan=inner.router.lifespan_context
     )
     outer.state.ctx = ctx
+    outer.state.hub = inner.state.hub  # for the server's shutdown (server.py)
     prefix = ctx.base_path.rstrip("/")
 
     @outer.get(prefix, include_in_schema=False)
@@ -170,4 +173,4 @@ def create_app(ctx: AppContext) -> FastAPI:
         return Response(status_code=307, headers={"Location": ctx.base_path})
 
     outer.router.routes.append(Mount(prefix, app=inner))
-    return outer
+    return guard(outer, auth, ctx.base_path)

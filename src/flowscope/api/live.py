@@ -41,6 +41,9 @@ class EventHub:
         self.subscribers: set[Subscriber] = set()
         self.newest = 0
         self._task: asyncio.Task[None] | None = None
+        # Set when the server shuts down: every stream ends, and its browser reconnects
+        # (to another replica, behind a load balancer) instead of being cut off later.
+        self.closing = False
 
     async def start(self) -> None:
         _, self.newest = await anyio.to_thread.run_sync(self.store.event_bounds)
@@ -51,6 +54,12 @@ class EventHub:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+    def close_streams(self) -> None:
+        """End every event stream now (call on the event loop: server shutdown)."""
+        self.closing = True
+        for subscriber in list(self.subscribers):
+            subscriber.wake.set()
 
     def subscribe(self, wants: Callable[[dict[str, Any]], bool]) -> Subscriber:
         subscriber = Subscriber(wants)

@@ -35,6 +35,30 @@ class Health(BaseModel):
     sync: SyncStatus | None = Field(
         default=None, description="Progress of following a metaflow-service database"
     )
+    auth: Literal["none", "token", "session", "identity-header", "api-key"] = Field(
+        default="none",
+        description="How this request was authenticated (`none`: the server has no auth)",
+    )
+    user: str | None = Field(
+        default=None,
+        description="Who is asking, from the trusted identity header "
+        "(`--trust-identity-header`); null for token and session requests",
+    )
+
+
+class HealthLive(BaseModel):
+    """Liveness: the process serves HTTP. Open without authentication; tells nothing else."""
+
+    status: Literal["live"]
+
+
+class HealthReady(BaseModel):
+    """Readiness: the index is open and answers. Open without authentication."""
+
+    ready: bool
+    reason: str | None = Field(
+        default=None, description="Why the server is not ready yet (null when ready)"
+    )
 
 
 class TaskRef(BaseModel):

@@ -58,7 +58,10 @@ class LiveIndexer:
         self.thread.join(timeout)
 
     def _run(self) -> None:
-        stats = self.indexer.index_once(self.first_pass_progress)
+        try:
+            stats = self.indexer.index_once(self._first_pass_progress)
+        except _Stopped:
+            return  # shutting down during the first pass: the next start goes on from here
         log.info("indexed %d runs in %.2fs", stats.runs_seen, stats.seconds)
         self.ready.set()
         if self.on_first_pass is not None:
@@ -70,6 +73,14 @@ class LiveIndexer:
                 log.exception("following file events failed; polling instead")
                 self.poll = True
                 self.stop_event.wait(1.0)
+
+    def _first_pass_progress(self, done: int, total: int) -> None:
+        # Called between runs (each run is its own transaction), so stopping here leaves
+        # the index consistent; a first pass over many runs would otherwise delay shutdown.
+        if self.stop_event.is_set():
+            raise _Stopped
+        if self.first_pass_progress is not None:
+            self.first_pass_progress(done, total)
 
     def _follow(self) -> None:
         root = self.indexer.root
@@ -151,6 +162,10 @@ class LiveIndexer:
                 )
                 self.poll = True
                 return
+
+
+class _Stopped(Exception):
+    """Raised from the progress callback to end a pass when the server stops."""
 
 
 def runs_touched(root: Path, paths: Iterable[str]) -> set[tuple[str, str]]:

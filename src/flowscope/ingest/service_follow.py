@@ -89,6 +89,8 @@ class ServiceFollower:
                         self.stop_event.wait(LEADER_RETRY_S)
                         continue
                     self._sync_then_follow()
+            except _Stopped:
+                return
             except Exception:  # the database went away, a bad row: retry, never die
                 log.exception("following the metaflow-service database failed; retrying")
                 self.stop_event.wait(LEADER_RETRY_S)
@@ -98,7 +100,7 @@ class ServiceFollower:
         started = time.monotonic()
         # Serve from the start: the newest runs are in within the first batch.
         self.ready.set()
-        stats = self.source.sync(self.progress.update)
+        stats = self.source.sync(self._sync_progress)
         log.info("synced %d runs in %.1fs", stats.runs_seen, time.monotonic() - started)
         if self._on_synced is not None:
             self._on_synced(stats.runs_seen, time.monotonic() - started)
@@ -117,6 +119,13 @@ class ServiceFollower:
         finally:
             if listener is not None:
                 listener.close()
+
+    def _sync_progress(self, done: int, total: int) -> None:
+        # Called between batches (each written in its own transaction): a first sync of a
+        # million runs must not hold up shutdown.
+        if self.stop_event.is_set():
+            raise _Stopped
+        self.progress.update(done, total)
 
     def _wait_for_changes(self, listener: _Listener | None) -> set[tuple[str, int]]:
         runs: set[tuple[str, int]] = set()
@@ -138,6 +147,10 @@ class ServiceFollower:
 
     def _leadership(self) -> contextlib.AbstractContextManager[bool]:
         return _sync_lock(self._lock_engine)
+
+
+class _Stopped(Exception):
+    """Raised from the sync's progress callback when the server stops."""
 
 
 @contextlib.contextmanager

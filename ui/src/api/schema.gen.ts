@@ -310,6 +310,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Live */
+        get: operations["live_api_v1_health_live_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Ready */
+        get: operations["ready_api_v1_health_ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs": {
         parameters: {
             query?: never;
@@ -463,6 +497,13 @@ export interface components {
         /** Health */
         Health: {
             /**
+             * Auth
+             * @description How this request was authenticated (`none`: the server has no auth)
+             * @default none
+             * @enum {string}
+             */
+            auth: "none" | "token" | "session" | "identity-header" | "api-key";
+            /**
              * Database
              * @description The metaflow-service database followed, if any
              */
@@ -481,6 +522,35 @@ export interface components {
             status: "ok";
             /** @description Progress of following a metaflow-service database */
             sync?: components["schemas"]["SyncStatus"] | null;
+            /**
+             * User
+             * @description Who is asking, from the trusted identity header (`--trust-identity-header`); null for token and session requests
+             */
+            user?: string | null;
+        };
+        /**
+         * HealthLive
+         * @description Liveness: the process serves HTTP. Open without authentication; tells nothing else.
+         */
+        HealthLive: {
+            /**
+             * Status
+             * @constant
+             */
+            status: "live";
+        };
+        /**
+         * HealthReady
+         * @description Readiness: the index is open and answers. Open without authentication.
+         */
+        HealthReady: {
+            /** Ready */
+            ready: boolean;
+            /**
+             * Reason
+             * @description Why the server is not ready yet (null when ready)
+             */
+            reason?: string | null;
         };
         /** LogLine */
         LogLine: {
@@ -1604,6 +1674,55 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    live_api_v1_health_live_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthLive"];
+                };
+            };
+        };
+    };
+    ready_api_v1_health_ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthReady"];
+                };
+            };
+            /** @description Not ready: `reason` says why */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthReady"];
                 };
             };
         };

@@ -167,7 +167,7 @@ async def _stream(
             yield _frame("hello", {"newest": sent}, sent)
         tail = _LogTail(ctx, *log_task) if log_task else None
         last_beat = time.monotonic()
-        while not await request.is_disconnected():
+        while not hub.closing and not await request.is_disconnected():
             subscriber.wake.clear()
             if subscriber.overflowed:
                 sent = hub.newest
