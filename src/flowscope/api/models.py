@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 
 RunStatus = Literal["running", "completed", "failed"]
 TaskStatus = Literal["pending", "running", "completed", "failed"]
+# A step is skipped once its run is over without it having had a single task.
+StepStatus = Literal["pending", "running", "completed", "failed", "skipped"]
 StatusReason = Literal["error", "killed", "lost"]
 
 
@@ -58,10 +60,19 @@ class Run(BaseModel):
     first_failure: TaskRef | None = Field(description="The task whose failure came first")
 
 
+class StepCounts(BaseModel):
+    pending: int
+    running: int
+    completed: int
+    failed: int
+    skipped: int = Field(description="Steps that never ran in a run that is over")
+
+
 class RunDetail(Run):
     parameters: dict[str, str] = Field(description="Parameter name -> repr of its value")
     origin_run_id: str | None
     task_count: int
+    step_counts: StepCounts = Field(description="The run's steps by status")
     script_name: str | None = Field(description="The flow's file, e.g. for a resume command")
 
 
@@ -117,7 +128,7 @@ class TaskCounts(BaseModel):
 class Step(BaseModel):
     step_name: str
     type: str | None
-    status: TaskStatus
+    status: StepStatus
     started_at: int | None
     finished_at: int | None
     task_counts: TaskCounts

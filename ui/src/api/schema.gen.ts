@@ -631,6 +631,8 @@ export interface components {
             status: "running" | "completed" | "failed";
             /** Status Reason */
             status_reason: ("error" | "killed" | "lost") | null;
+            /** @description The run's steps by status */
+            step_counts: components["schemas"]["StepCounts"];
             /** System Tags */
             system_tags: string[];
             /**
@@ -660,12 +662,28 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "pending" | "running" | "completed" | "failed";
+            status: "pending" | "running" | "completed" | "failed" | "skipped";
             /** Step Name */
             step_name: string;
             task_counts: components["schemas"]["TaskCounts"];
             /** Type */
             type: string | null;
+        };
+        /** StepCounts */
+        StepCounts: {
+            /** Completed */
+            completed: number;
+            /** Failed */
+            failed: number;
+            /** Pending */
+            pending: number;
+            /** Running */
+            running: number;
+            /**
+             * Skipped
+             * @description Steps that never ran in a run that is over
+             */
+            skipped: number;
         };
         /** StepPage */
         StepPage: {

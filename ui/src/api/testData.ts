@@ -25,6 +25,7 @@ export const runDetail = (id: string, over: Partial<RunDetail> = {}): RunDetail 
   origin_run_id: null,
   script_name: null,
   task_count: 0,
+  step_counts: { pending: 0, running: 0, completed: 0, failed: 0, skipped: 0 },
   ...over,
 });
 

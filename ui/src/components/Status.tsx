@@ -5,6 +5,7 @@ const LABELS: Record<string, string> = {
   completed: 'Completed',
   failed: 'Failed',
   pending: 'Pending',
+  skipped: 'Skipped',
 };
 
 const REASONS: Record<string, string> = { error: 'error', killed: 'killed', lost: 'lost' };
@@ -19,7 +20,8 @@ export function statusLabel(status: string, reason?: StatusReason | null): strin
 /**
  * A status as a shape as well as a colour (issue 11: colour alone fails colour-blind
  * users): a tick in a disc when completed, a cross in a disc when failed, a turning arc
- * when running, a dashed ring while pending.
+ * when running, a dashed ring while pending, a struck-through ring for a step that never
+ * ran (skipped).
  */
 function Glyph({ status }: { status: string }) {
   switch (status) {
@@ -42,6 +44,13 @@ function Glyph({ status }: { status: string }) {
         <>
           <circle cx="8" cy="8" r="5.8" className="glyph-track" />
           <path d="M8 2.2a5.8 5.8 0 0 1 5.8 5.8" className="glyph-arc" />
+        </>
+      );
+    case 'skipped':
+      return (
+        <>
+          <circle cx="8" cy="8" r="5.8" className="glyph-skipped" />
+          <path d="M3.9 12.1l8.2-8.2" className="glyph-skipped" />
         </>
       );
     default:

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { Link } from 'react-router';
-import type { RunDetail } from '../api/models';
+import type { RunDetail, StepSummary } from '../api/models';
 import { CopyButton } from '../components/CopyButton';
 import { formatCount, plural } from '../components/format';
 import { runsUrl, runUrl } from '../components/paths';
@@ -8,7 +8,26 @@ import { StatusBadge } from '../components/Status';
 import { Duration, Time } from '../components/Time';
 import { clientSnippet, resumeCommand } from './snippets';
 
-export function RunHeader({ run }: { run: RunDetail }) {
+/** "4 steps · 1 skipped": steps that never ran are counted apart from the rest. */
+export function stepCountsText(c: StepCounts): string {
+  const ran = c.pending + c.running + c.completed + c.failed;
+  const parts = [plural(ran + c.skipped, 'step')];
+  if (c.failed) parts.push(`${formatCount(c.failed)} failed`);
+  if (c.running) parts.push(`${formatCount(c.running)} running`);
+  if (c.skipped) parts.push(`${formatCount(c.skipped)} skipped`);
+  return parts.join(' · ');
+}
+
+type StepCounts = RunDetail['step_counts'];
+
+/** The steps' statuses counted, from the live steps list when it is there. */
+export function countSteps(steps: readonly StepSummary[]): StepCounts {
+  const c: StepCounts = { pending: 0, running: 0, completed: 0, failed: 0, skipped: 0 };
+  for (const s of steps) c[s.status] += 1;
+  return c;
+}
+
+export function RunHeader({ run, steps }: { run: RunDetail; steps?: readonly StepSummary[] }) {
   const [open, setOpen] = useState(false);
   const params = Object.entries(run.parameters ?? {});
   // A few short parameters fit on the tags line; more go in a table that opens on demand.
@@ -60,6 +79,12 @@ export function RunHeader({ run }: { run: RunDetail }) {
         <div className="field">
           <span className="label">Tasks</span>
           <span className="value">{formatCount(run.task_count)}</span>
+        </div>
+        <div className="field">
+          <span className="label">Steps</span>
+          <span className="value" data-testid="run-step-counts">
+            {stepCountsText(steps?.length ? countSteps(steps) : run.step_counts)}
+          </span>
         </div>
         {run.project ? (
           <div className="field">

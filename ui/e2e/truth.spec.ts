@@ -1,0 +1,32 @@
+// Truth in every view (issue 9), in real Chromium on the real fixture runs of
+// tests/e2e_server.py (tests/fixtures_runs.py says what each run is there to show).
+import { expect, test } from './support';
+
+const FIXTURES: Record<string, string> = JSON.parse(process.env.FLOWSCOPE_FIXTURES ?? '{}');
+
+/** `./Flow/run` of a fixture run; the spec needs the fixture server's runs. */
+function runPath(name: string): string {
+  const pathspec = FIXTURES[name];
+  if (!pathspec) throw new Error(`fixture run ${name} missing: run through tests/e2e_server.py`);
+  return `./${pathspec.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+test('a step that never ran in a finished run is drawn and counted as skipped', async ({
+  page,
+}) => {
+  // The switch took `big`: `small` never ran.
+  await page.goto(runPath('switch'));
+  const small = page.locator('.dag-node[data-step="small"]');
+  await expect(small).toHaveClass(/status-skipped/);
+  await expect(small.locator('.node-counts')).toHaveText('skipped · never ran');
+  await expect(small.locator('.status-icon')).toHaveClass(/status-skipped/);
+  await expect(page.locator('.dag-node[data-step="big"]')).toHaveClass(/status-completed/);
+  await expect(page.getByTestId('dag-skipped-count')).toHaveText('1 step never ran');
+  await expect(page.getByTestId('run-step-counts')).toHaveText('4 steps · 1 skipped');
+
+  // A run that failed in `middle`: its `end` never ran, and is not pending.
+  await page.goto(runPath('failing'));
+  await expect(page.locator('.dag-node[data-step="end"]')).toHaveClass(/status-skipped/);
+  await expect(page.locator('.dag-node.status-pending')).toHaveCount(0);
+  await expect(page.getByTestId('run-step-counts')).toHaveText('3 steps · 1 failed · 1 skipped');
+});
