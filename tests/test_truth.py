@@ -55,3 +55,39 @@ def test_a_finished_run_has_no_pending_step(api: TestClient, fixture_runs: dict[
     for name, pathspec in fixture_runs.items():
         statuses = [s["status"] for s in _get(api, _run_path(pathspec) + "/steps")["items"]]
         assert "pending" not in statuses, name
+
+
+# ---- a run's true start --------------------------------------------------------------
+
+
+def test_a_run_starts_with_its_first_task_even_after_its_tags_were_edited(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
+    # The `tags` run had `Run(...).add_tag/remove_tag/replace_tag` applied after it ended
+    # (tests/fixtures_runs.py): in local metadata that rewrites the run's `_self.json`,
+    # ts_epoch included.
+    pathspec = fixture_runs["tags"]
+    client_run = oracle.oracle_run(pathspec)
+    tasks = oracle.oracle_tasks(pathspec)
+    first_task = min(t["started_at"] for t in tasks)
+    last_finish = max(t["finished_at"] for t in tasks)
+    # What the client says: the run was created after its last task finished.
+    assert client_run["started_at"] > last_finish
+
+    ours = _get(api, _run_path(pathspec))
+    # Knowingly not the client's `Run.created_at`: the earlier of the run record and its
+    # first task is the run's true start.
+    assert ours["started_at"] == first_task
+    assert ours["started_at"] < client_run["started_at"]
+    assert ours["finished_at"] is not None and ours["finished_at"] >= ours["started_at"]
+    assert ours["duration_ms"] == ours["finished_at"] - ours["started_at"] > 0
+    listed = _get(api, "/runs", flow_id=pathspec.split("/")[0])["items"]
+    assert [r["started_at"] for r in listed if r["run_id"] == ours["run_id"]] == [first_task]
+
+
+def test_an_unedited_run_starts_with_its_record(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
+    # Where the run record was not rewritten it is the earlier: the client's created_at.
+    pathspec = fixture_runs["linear"]
+    assert _get(api, _run_path(pathspec))["started_at"] == oracle.oracle_run(pathspec)["started_at"]

@@ -30,3 +30,15 @@ test('a step that never ran in a finished run is drawn and counted as skipped', 
   await expect(page.locator('.dag-node.status-pending')).toHaveCount(0);
   await expect(page.getByTestId('run-step-counts')).toHaveText('3 steps · 1 failed · 1 skipped');
 });
+
+test('a run whose tags were edited still starts before it ends', async ({ page }) => {
+  // Editing the `tags` run's tags rewrote its record's ts_epoch after the run ended.
+  await page.goto(runPath('tags'));
+  const field = (label: string) =>
+    page.locator('.run-header .field').filter({ has: page.getByText(label, { exact: true }) });
+  const started = await field('Started').locator('time').getAttribute('datetime');
+  const finished = await field('Finished').locator('time').getAttribute('datetime');
+  expect(started && finished).toBeTruthy();
+  expect(Date.parse(started ?? '')).toBeLessThan(Date.parse(finished ?? ''));
+  await expect(field('Duration').locator('.duration')).not.toHaveText('0ms');
+});

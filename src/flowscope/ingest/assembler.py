@@ -99,6 +99,9 @@ def assemble_run(
     `seal_when_ended`: the source's fingerprint of a run sees every later change (a
     database's rows), so a run its end task decided is sealed at once; otherwise a run is
     sealed once nothing moved in it for SEAL_AFTER_MS (files may still settle)."""
+    # The run's true start: the earlier of its record and its first task. Not the client's
+    # Run.created_at alone: editing a run's tags rewrites its local `_self.json`, ts_epoch
+    # included, which would make the run start after it ended (issue 9).
     started_at = _earliest(run.created_at, summary.first_started_at)
     alive = liveness.run_alive(run, started_at)
     any_running = any(step.counts.get("running", 0) for step in summary.steps.values())
@@ -124,8 +127,7 @@ def assemble_run(
         user=run.user,
         status=verdict.status.value,
         status_reason=_value(verdict.reason),
-        # As the client's Run.created_at: the run's record.
-        started_at=run.created_at,
+        started_at=started_at,
         finished_at=finished_at,
         tags=index_tags(run.tags, run.system_tags)[0],
         system_tags=run.system_tags,
