@@ -91,3 +91,37 @@ def test_an_unedited_run_starts_with_its_record(
     # Where the run record was not rewritten it is the earlier: the client's created_at.
     pathspec = fixture_runs["linear"]
     assert _get(api, _run_path(pathspec))["started_at"] == oracle.oracle_run(pathspec)["started_at"]
+
+
+# ---- one definition of a task's times -------------------------------------------------
+
+
+def test_a_task_has_the_same_start_end_and_duration_in_every_view(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
+    from tests.test_timeline_api import decode_overview
+
+    for name in ("linear", "foreach", "retry", "catch", "failing"):
+        base = _run_path(fixture_runs[name])
+        listed = _get(api, base + "/tasks", limit=5000)["items"]
+        overview = decode_overview(api.get(f"/api/v1{base}/timeline/overview").content)
+        spans = {(t["step_name"], t["task_id"]): t for t in overview["tasks"]}
+        client = {
+            (t["step_name"], t["task_id"]): t for t in oracle.oracle_tasks(fixture_runs[name])
+        }
+        for item in listed:
+            key = (item["step_name"], item["task_id"])
+            detail = _get(api, f"{base}/steps/{key[0]}/tasks/{key[1]}")
+            times = ("started_at", "finished_at", "duration_ms")
+            assert {k: detail[k] for k in times} == {k: item[k] for k in times}, (name, key)
+            assert (spans[key]["started_at"], spans[key]["finished_at"]) == (
+                item["started_at"],
+                item["finished_at"],
+            )
+            # The definition (docs/API.md): from the task's registration (the client's
+            # Task.created_at) to its latest attempt's end.
+            assert item["started_at"] == client[key]["started_at"], (name, key)
+            attempts = detail["attempts"]
+            assert item["finished_at"] == attempts[-1]["finished_at"], (name, key)
+            assert item["duration_ms"] == item["finished_at"] - item["started_at"]
+            assert item["started_at"] <= attempts[0]["started_at"], (name, key)

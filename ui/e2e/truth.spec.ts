@@ -42,3 +42,19 @@ test('a run whose tags were edited still starts before it ends', async ({ page }
   expect(Date.parse(started ?? '')).toBeLessThan(Date.parse(finished ?? ''));
   await expect(field('Duration').locator('.duration')).not.toHaveText('0ms');
 });
+
+test("a task's duration is the same in the Tasks tab and on its page; the attempt's is labelled", async ({
+  page,
+}) => {
+  await page.goto(`${runPath('linear')}?tab=tasks`);
+  const row = page.locator('.task-row', { hasText: 'middle' }).first();
+  await expect(row).toBeVisible();
+  const listed = (await row.locator('.td-num').last().textContent())?.trim() ?? '';
+  expect(listed).toMatch(/\d/);
+  await row.click();
+  await expect(page.getByTestId('task-duration').locator('.duration')).toHaveText(listed);
+  const attempt = page.getByTestId('attempt-summary');
+  await expect(attempt).toContainText('Attempt 0');
+  await expect(attempt.getByTestId('attempt-duration')).toContainText('attempt duration');
+  await expect(attempt.getByTestId('attempt-started')).toContainText('attempt started');
+});
