@@ -125,3 +125,23 @@ def test_a_task_has_the_same_start_end_and_duration_in_every_view(
             assert item["finished_at"] == attempts[-1]["finished_at"], (name, key)
             assert item["duration_ms"] == item["finished_at"] - item["started_at"]
             assert item["started_at"] <= attempts[0]["started_at"], (name, key)
+
+
+# ---- a task whose failure @catch swallowed ---------------------------------------------
+
+
+def test_a_caught_task_has_one_status_in_the_list_and_on_its_own(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
+    pathspec = fixture_runs["catch"]
+    base = _run_path(pathspec)
+    (listed,) = _get(api, base + "/tasks", step_name="risky")["items"]
+    detail = _get(api, f"{base}/steps/risky/tasks/{listed['task_id']}")
+    for task in (listed, detail):
+        assert (task["status"], task["status_reason"], task["caught"]) == ("failed", "error", True)
+    # Its attempt ended fine (attempt_ok), which the client's Task.finished reports; that is
+    # the attempt's status, not the task's (the UI labels it as the attempt's).
+    client = oracle.oracle_task(f"{pathspec}/risky/{listed['task_id']}")
+    assert client["caught"] is True
+    assert [a["status"] for a in detail["attempts"]] == [a["status"] for a in client["attempts"]]
+    assert detail["attempts"][-1]["status"] == "completed"

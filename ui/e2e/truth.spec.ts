@@ -58,3 +58,18 @@ test("a task's duration is the same in the Tasks tab and on its page; the attemp
   await expect(attempt.getByTestId('attempt-duration')).toContainText('attempt duration');
   await expect(attempt.getByTestId('attempt-started')).toContainText('attempt started');
 });
+
+test('a task whose failure @catch swallowed has one status in the table and its header', async ({
+  page,
+}) => {
+  await page.goto(`${runPath('catch')}?tab=tasks`);
+  const row = page.locator('.task-row', { hasText: 'risky' }).first();
+  await expect(row.locator('.status-badge')).toHaveText('Failed · caught');
+  await row.click();
+  // The header's one badge is the task's; the attempt's own status is labelled as such.
+  await expect(page.locator('.run-header .status-badge')).toHaveText('Failed · caught');
+  const attempt = page.getByTestId('attempt-summary');
+  await expect(attempt).toContainText('Attempt 0');
+  await expect(attempt.getByTestId('attempt-status')).toHaveText('Completed');
+  await expect(attempt.getByTestId('attempt-caught')).toContainText('caught by @catch');
+});

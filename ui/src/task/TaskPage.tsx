@@ -64,7 +64,9 @@ function AttemptTabs({
  * attempt's, so that the two are never mistaken for each other.
  */
 function TaskSummary({ task, attempt }: { task: TaskDetail; attempt: Attempt | undefined }) {
-  const status = attempt?.status ?? task.status;
+  // The task's status, as in the Tasks tab: a task whose exception @catch swallowed is
+  // failed (caught) although its attempt ended fine; the attempt's own status is below.
+  const status = task.status;
   const running = task.status === 'running';
   const pathspec = `${task.flow_id}/${task.run_id}/${task.step_name}/${task.task_id}`;
   return (
@@ -79,11 +81,7 @@ function TaskSummary({ task, attempt }: { task: TaskDetail; attempt: Attempt | u
         <div className="field">
           <span className="label">Status</span>
           <span className="value">
-            <StatusBadge
-              status={status}
-              reason={attempt?.status_reason ?? task.status_reason}
-              caught={task.caught}
-            />
+            <StatusBadge status={status} reason={task.status_reason} caught={task.caught} />
           </span>
         </div>
         {task.foreach_label ? (
@@ -118,21 +116,35 @@ function TaskSummary({ task, attempt }: { task: TaskDetail; attempt: Attempt | u
           <span className="value">{task.attempts.length || 1}</span>
         </div>
       </div>
-      {attempt ? <AttemptSummary attempt={attempt} /> : null}
+      {attempt ? (
+        <AttemptSummary
+          attempt={attempt}
+          caught={task.caught && attempt.attempt === task.attempt}
+        />
+      ) : null}
     </section>
   );
 }
 
 /** One attempt's own status and times, named as the attempt's. */
-function AttemptSummary({ attempt }: { attempt: Attempt }) {
+function AttemptSummary({ attempt, caught }: { attempt: Attempt; caught: boolean }) {
   const running = attempt.status === 'running';
   const n = attempt.attempt;
   return (
     <div className="attempt-summary" data-testid="attempt-summary">
       <span className="attempt-name">Attempt {n}</span>
-      <span className="attempt-field">
-        <StatusBadge status={attempt.status} reason={attempt.status_reason} />
+      {/* Not a .status-badge: the header's one badge is the task's. */}
+      <span
+        className={`attempt-field attempt-status status-text status-${attempt.status}`}
+        data-testid="attempt-status"
+      >
+        <StatusIcon status={attempt.status} /> {statusLabel(attempt.status, attempt.status_reason)}
       </span>
+      {caught ? (
+        <span className="attempt-field muted" data-testid="attempt-caught">
+          its exception was caught by @catch, so the task failed and the run went on
+        </span>
+      ) : null}
       <span className="attempt-field" data-testid="attempt-started">
         <span className="label">attempt started</span> <Time ms={attempt.started_at} />
       </span>
