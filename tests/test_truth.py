@@ -145,3 +145,71 @@ def test_a_caught_task_has_one_status_in_the_list_and_on_its_own(
     assert client["caught"] is True
     assert [a["status"] for a in detail["attempts"]] == [a["status"] for a in client["attempts"]]
     assert detail["attempts"][-1]["status"] == "completed"
+
+
+# ---- IncludeFile parameters -----------------------------------------------------------
+
+
+def _client_data(pathspec: str, name: str) -> Any:
+    import metaflow
+
+    oracle._client()
+    return metaflow.Run(pathspec).data.__getattr__(name)
+
+
+def test_include_file_parameters_show_their_content_as_the_client_reads_it(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
+    from tests.fixtures_runs import INCLUDED_BINARY, INCLUDED_TEXT
+
+    pathspec = fixture_runs["include"]
+    text, binary = _client_data(pathspec, "notes"), _client_data(pathspec, "blob")
+    assert (text, binary) == (INCLUDED_TEXT, INCLUDED_BINARY)  # the oracle's own view
+
+    run = _get(api, _run_path(pathspec))
+    # Text as the client's repr; binary by its size (knowingly not the client's repr of
+    # 1,024 bytes of escapes).
+    assert run["parameters"]["notes"] == repr(text)
+    assert run["parameters"]["blob"] == f"<{len(binary):,} bytes>"
+
+    (start,) = _get(api, _run_path(pathspec) + "/tasks", step_name="start")["items"]
+    base = f"{_run_path(pathspec)}/steps/start/tasks/{start['task_id']}/artifacts"
+    notes = _get(api, f"{base}/notes")
+    assert notes["previewable"] is True
+    assert (notes["preview_kind"], notes["preview"]) == ("text", text)
+    blob = _get(api, f"{base}/blob")
+    assert (blob["preview_kind"], blob["preview_data"]) == ("bytes", {"size": len(binary)})
+    for detail, expected in ((notes, text.encode()), (blob, binary)):
+        response = api.get(detail["download_url"])
+        assert response.status_code == 200
+        assert response.content == expected
+        assert "attachment" in response.headers["content-disposition"]
+    # Any other artifact is a Python value, not a file: no download.
+    assert _get(api, f"{base}/lines")["download_url"] is None
+    assert api.get(f"/api/v1{base}/lines/download").status_code == 404
+
+
+def test_an_included_file_is_read_only_where_metaflow_puts_it(tmp_path: Any) -> None:
+    from flowscope.datastore import NotFoundError
+    from flowscope.datastore.included_file import IncludedFileRef
+    from flowscope.datastore.local import LocalDatastore
+
+    (tmp_path / ".metaflow").mkdir()
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"not yours")
+    datastore = LocalDatastore(tmp_path / ".metaflow")
+    for url in (
+        f"local://{secret}",
+        f"local://{tmp_path}/data/Other/{'a' * 40}",
+        f"local:///elsewhere/data/F/{'a' * 40}",
+        f"local://{tmp_path}/data/F/../../secret",
+    ):
+        ref = IncludedFileRef()
+        ref.__setstate__(
+            {"_descriptor": {"type": "uploader-v2", "sub-type": "uploaded", "url": url}}
+        )
+        try:
+            datastore.read_included_file(ref, "F", max_bytes=1000)
+        except NotFoundError:
+            continue
+        raise AssertionError(f"read {url}")

@@ -73,3 +73,31 @@ test('a task whose failure @catch swallowed has one status in the table and its 
   await expect(attempt.getByTestId('attempt-status')).toHaveText('Completed');
   await expect(attempt.getByTestId('attempt-caught')).toContainText('caught by @catch');
 });
+
+test('IncludeFile parameters show the included content: text as text, binary by size', async ({
+  page,
+  request,
+}) => {
+  const run = runPath('include');
+  await page.goto(run);
+  await expect(page.locator('.params-inline')).toContainText('blob=<1,024 bytes>');
+  await expect(page.locator('.params-inline')).toContainText('héllo wörld');
+  await expect(page.locator('.params-inline')).not.toContainText('not previewable');
+
+  const [flow, runId] = (FIXTURES.include ?? '').split('/');
+  const listed = await request.get(`api/v1/flows/${flow}/runs/${runId}/tasks?step_name=start`);
+  const start = ((await listed.json()) as { items: { task_id: string }[] }).items[0];
+  const task = `${run}/start/${start?.task_id}`;
+  await page.goto(`${task}?section=artifacts&artifact=notes`);
+  const notes = page.getByTestId('included-file');
+  await expect(notes).toContainText('Included file · text');
+  await expect(notes.locator('pre')).toHaveText('héllo wörld\nsecond line ✓\n');
+
+  await page.goto(`${task}?section=artifacts&artifact=blob`);
+  const blob = page.getByTestId('included-file');
+  await expect(blob).toContainText('binary, 1.0 KiB');
+  const href = await blob.getByRole('link', { name: 'Download' }).getAttribute('href');
+  const body = await (await request.get(href ?? '')).body();
+  expect(body.length).toBe(1024);
+  expect([...body.subarray(0, 4)]).toEqual([0, 1, 2, 3]);
+});

@@ -245,8 +245,15 @@ class ArtifactDetail(BaseModel):
     size: int | None
     previewable: bool
     preview: str | None
-    preview_kind: Literal["repr", "json", "table"] | None
+    preview_kind: Literal["repr", "json", "table", "text", "bytes"] | None = Field(
+        description="`text`: `preview` is the text itself (an IncludeFile parameter's "
+        "content); `bytes`: binary content, `preview_data` is `{size}` and `download_url` "
+        "serves it"
+    )
     preview_data: Any = None
+    download_url: str | None = Field(
+        default=None, description="The whole content, for an IncludeFile parameter"
+    )
     load_snippet: str
 
 
