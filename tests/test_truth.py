@@ -213,3 +213,38 @@ def test_an_included_file_is_read_only_where_metaflow_puts_it(tmp_path: Any) -> 
         except NotFoundError:
             continue
         raise AssertionError(f"read {url}")
+
+
+# ---- metadata listed once -------------------------------------------------------------
+
+TWICE_RECORDED = (
+    "git-info",
+    "metaflow_version",
+    "python_version",
+    "runtime",
+    "script-name",
+    "user",
+)
+
+
+def test_metadata_lists_each_field_once_per_attempt(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
+    import metaflow
+
+    oracle._client()
+    for name, step in (("linear", "start"), ("retry", "flaky")):
+        pathspec = fixture_runs[name]
+        (task,) = _get(api, _run_path(pathspec) + "/tasks", step_name=step)["items"]
+        detail = _get(api, f"{_run_path(pathspec)}/steps/{step}/tasks/{task['task_id']}")
+        ours = [(m["field_name"], m["value"], m["type"], m["attempt"]) for m in detail["metadata"]]
+        assert len(ours) == len(set(ours)), name
+        client = metaflow.Task(f"{pathspec}/{step}/{task['task_id']}").metadata
+        theirs = [(m.name, m.value, m.type) for m in client]
+        # The client lists Metaflow's double recordings (the runtime's, then the task's);
+        # flowscope keeps one of each, and nothing else is lost.
+        for field in TWICE_RECORDED:
+            per_attempt = [o[3] for o in ours if o[0] == field]
+            assert sorted(per_attempt) == list(range(task["attempt"] + 1)), (name, field)
+            assert [t[0] for t in theirs].count(field) > len(per_attempt), (name, field)
+        assert {o[:3] for o in ours} == set(theirs), name

@@ -101,3 +101,28 @@ test('IncludeFile parameters show the included content: text as text, binary by 
   expect(body.length).toBe(1024);
   expect([...body.subarray(0, 4)]).toEqual([0, 1, 2, 3]);
 });
+
+test('the Metadata tab lists each field Metaflow records twice only once', async ({
+  page,
+  request,
+}) => {
+  const [flow, runId] = (FIXTURES.linear ?? '').split('/');
+  const listed = await request.get(`api/v1/flows/${flow}/runs/${runId}/tasks?step_name=start`);
+  const start = ((await listed.json()) as { items: { task_id: string }[] }).items[0];
+  await page.goto(`${runPath('linear')}/start/${start?.task_id}?section=metadata`);
+  const fields = page.locator('.metadata tbody tr td:first-child');
+  await expect(fields.first()).toBeVisible();
+  const names = await fields.allTextContents();
+  for (const f of [
+    'git-info',
+    'metaflow_version',
+    'python_version',
+    'runtime',
+    'script-name',
+    'user',
+  ])
+    expect(
+      names.filter((n) => n === f),
+      f,
+    ).toHaveLength(1);
+});
