@@ -248,3 +248,23 @@ def test_metadata_lists_each_field_once_per_attempt(
             assert sorted(per_attempt) == list(range(task["attempt"] + 1)), (name, field)
             assert [t[0] for t in theirs].count(field) > len(per_attempt), (name, field)
         assert {o[:3] for o in ours} == set(theirs), name
+
+
+# ---- a completed run with caught failures ---------------------------------------------
+
+
+def test_a_completed_run_says_how_many_failures_it_went_on_past(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
+    for name, pathspec in fixture_runs.items():
+        client = oracle.oracle_run(pathspec)
+        caught = sum(t["caught"] for t in oracle.oracle_tasks(pathspec))
+        run = _get(api, _run_path(pathspec))
+        assert run["caught_count"] == caught, name
+        listed = _get(api, "/runs", flow_id=pathspec.split("/")[0])["items"]
+        (item,) = [r for r in listed if r["run_id"] == run["run_id"]]
+        assert item["caught_count"] == caught, name
+        # Over: no run is at any step any more.
+        assert item["current_steps"] == [] == run["current_steps"], name
+        if name == "catch":
+            assert (client["status"], caught) == ("completed", 1)

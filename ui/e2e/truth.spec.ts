@@ -126,3 +126,19 @@ test('the Metadata tab lists each field Metaflow records twice only once', async
       f,
     ).toHaveLength(1);
 });
+
+test('a completed run whose task failed under @catch says so, on its page and in the list', async ({
+  page,
+}) => {
+  await page.goto(runPath('catch'));
+  await expect(page.locator('.run-header .status-badge')).toHaveText('Completed');
+  await expect(page.locator('.run-header').getByTestId('run-caught')).toHaveText(
+    ', 1 failure caught',
+  );
+
+  const [flow, runId] = (FIXTURES.catch ?? '').split('/');
+  await page.goto(`./?flow_id=${flow}`);
+  const row = page.locator('.run-row', { hasText: runId ?? '' });
+  await expect(row.getByTestId('run-caught')).toHaveText('1 failure caught');
+  await expect(row).toHaveAttribute('data-status', 'completed');
+});

@@ -58,6 +58,12 @@ class Run(BaseModel):
     project: str | None
     branch: str | None
     first_failure: TaskRef | None = Field(description="The task whose failure came first")
+    caught_count: int = Field(
+        description="Tasks whose exception @catch swallowed: failures a completed run went on past"
+    )
+    current_steps: list[str] = Field(
+        description="While running: the steps with a task running (else waiting to start)"
+    )
 
 
 class StepCounts(BaseModel):

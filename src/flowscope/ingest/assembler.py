@@ -141,6 +141,8 @@ def assemble_run(
         first_failure_step=summary.first_failure[0] if summary.first_failure else None,
         first_failure_task=summary.first_failure[1] if summary.first_failure else None,
         task_count=summary.task_count,
+        caught_count=summary.caught_count,
+        current_steps=[] if over else _current_steps(run.graph, summary),
         last_activity_at=run.last_seen_at,
         fingerprint=run.fingerprint,
         sealed=over
@@ -175,6 +177,7 @@ def summarize(tasks: Sequence[TaskRecord]) -> RunSummary:
                 None,
             )
         step.counts[task.status] = step.counts.get(task.status, 0) + 1
+        step.caught += bool(task.caught)
         if task.started_at is not None:
             step.started_at = _earliest(step.started_at, task.started_at)
         if task.finished_at is not None:
@@ -250,6 +253,18 @@ def graph_order(graph: dict[str, Any]) -> list[str]:
         queue.extend(n for n in nxt if n in steps and n not in order)
     order.extend(sorted(n for n in steps if n not in order))
     return order
+
+
+def _current_steps(graph: dict[str, Any] | None, summary: RunSummary) -> list[str]:
+    """The steps a running run is at: those with a task running, else those with a task
+    waiting to start, in graph order."""
+    order = graph_order(graph) if graph else []
+    names = order + sorted(n for n in summary.steps if n not in order)
+    for state in ("running", "pending"):
+        found = [n for n in names if n in summary.steps and summary.steps[n].counts.get(state, 0)]
+        if found:
+            return found
+    return []
 
 
 def _failed_for_good(graph: dict[str, Any] | None, summary: RunSummary) -> bool:

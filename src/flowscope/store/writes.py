@@ -211,6 +211,7 @@ class RunWriter:
                 sa.func.max(t.c.finished_at),
                 # Tasks whose exception @catch caught are failed yet let the run go on.
                 sa.func.max(sa.case((t.c.caught == sa.false(), t.c.attempt), else_=None)),
+                sa.func.sum(sa.case((t.c.caught == sa.true(), 1), else_=0)),
             )
             .where(t.c.run_pk == run_pk)
             .group_by(t.c.step_name, t.c.status, t.c.status_reason)
@@ -219,7 +220,7 @@ class RunWriter:
         reasons: set[str] = set()
         total = 0
         last_finished: int | None = None
-        for step_name, status, reason, count, started, finished, attempt in rows:
+        for step_name, status, reason, count, started, finished, attempt, caught in rows:
             summary = steps.setdefault(
                 step_name,
                 StepSummary(
@@ -231,6 +232,7 @@ class RunWriter:
                 ),
             )
             summary.counts[status] = summary.counts.get(status, 0) + int(count)
+            summary.caught += int(caught or 0)
             if started is not None:
                 summary.started_at = (
                     started if summary.started_at is None else min(summary.started_at, started)
@@ -309,6 +311,8 @@ class RunWriter:
             "first_failure_step": run.first_failure_step,
             "first_failure_task": run.first_failure_task,
             "task_count": run.task_count,
+            "caught_count": run.caught_count,
+            "current_steps": _json(run.current_steps),
             "last_activity_at": run.last_activity_at,
             "fingerprint": run.fingerprint,
             "sealed": run.sealed,

@@ -590,6 +590,16 @@ export interface components {
         Run: {
             /** Branch */
             branch: string | null;
+            /**
+             * Caught Count
+             * @description Tasks whose exception @catch swallowed: failures a completed run went on past
+             */
+            caught_count: number;
+            /**
+             * Current Steps
+             * @description While running: the steps with a task running (else waiting to start)
+             */
+            current_steps: string[];
             /** Duration Ms */
             duration_ms: number | null;
             /** Finished At */
@@ -625,6 +635,16 @@ export interface components {
         RunDetail: {
             /** Branch */
             branch: string | null;
+            /**
+             * Caught Count
+             * @description Tasks whose exception @catch swallowed: failures a completed run went on past
+             */
+            caught_count: number;
+            /**
+             * Current Steps
+             * @description While running: the steps with a task running (else waiting to start)
+             */
+            current_steps: string[];
             /** Duration Ms */
             duration_ms: number | null;
             /** Finished At */

@@ -16,6 +16,8 @@ export const run = (id: string, over: Partial<Run> = {}): Run => ({
   project: null,
   branch: null,
   first_failure: null,
+  caught_count: 0,
+  current_steps: [],
   ...over,
 });
 

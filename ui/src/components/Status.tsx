@@ -10,6 +10,30 @@ const LABELS: Record<string, string> = {
 
 const REASONS: Record<string, string> = { error: 'error', killed: 'killed', lost: 'lost' };
 
+/** "20 failures caught": failures @catch swallowed, which a completed run went on past. */
+export function caughtText(caught: number): string {
+  return `${caught.toLocaleString('en-US')} ${caught === 1 ? 'failure' : 'failures'} caught`;
+}
+
+/** "at train, score": the steps a running run is at. */
+export function currentStepsText(steps: readonly string[]): string {
+  return steps.length ? `at ${steps.join(', ')}` : '';
+}
+
+/** A run's status in words, with what a bare status would hide (issue 9). */
+export function runStatusText(run: {
+  status: string;
+  status_reason?: StatusReason | null;
+  caught_count: number;
+  current_steps: readonly string[];
+}): string {
+  const base = statusLabel(run.status, run.status === 'failed' ? run.status_reason : null);
+  if (run.status === 'running' && run.current_steps.length)
+    return `${base}, ${currentStepsText(run.current_steps)}`;
+  if (run.caught_count) return `${base}, ${caughtText(run.caught_count)}`;
+  return base;
+}
+
 export function statusLabel(status: string, reason?: StatusReason | null): string {
   const base = LABELS[status] ?? status;
   return status === 'failed' && reason && reason !== 'error'

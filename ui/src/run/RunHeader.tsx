@@ -4,7 +4,7 @@ import type { RunDetail, StepSummary } from '../api/models';
 import { CopyButton } from '../components/CopyButton';
 import { formatCount, plural } from '../components/format';
 import { runsUrl, runUrl } from '../components/paths';
-import { StatusBadge } from '../components/Status';
+import { caughtText, currentStepsText, StatusBadge } from '../components/Status';
 import { Duration, Time } from '../components/Time';
 import { clientSnippet, resumeCommand } from './snippets';
 
@@ -45,6 +45,17 @@ export function RunHeader({ run, steps }: { run: RunDetail; steps?: readonly Ste
           <span className="label">Status</span>
           <span className="value">
             <StatusBadge status={run.status} reason={run.status_reason} />
+            {run.caught_count ? (
+              <span className="badge-note caught-note" data-testid="run-caught">
+                , {caughtText(run.caught_count)}
+              </span>
+            ) : null}
+            {run.status === 'running' && run.current_steps.length ? (
+              <span className="badge-note" data-testid="run-current-steps">
+                {' '}
+                {currentStepsText(run.current_steps)}
+              </span>
+            ) : null}
           </span>
         </div>
         <div className="field">
