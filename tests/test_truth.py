@@ -268,3 +268,46 @@ def test_a_completed_run_says_how_many_failures_it_went_on_past(
         assert item["current_steps"] == [] == run["current_steps"], name
         if name == "catch":
             assert (client["status"], caught) == ("completed", 1)
+
+
+# ---- where a running run is -----------------------------------------------------------
+
+
+def test_the_runs_list_says_which_steps_a_running_run_is_at(tmp_path: Any) -> None:
+    # A real flow, indexed while it runs (the client cannot say what is running: it has no
+    # notion of a live task, so here the flow's own timing is the reference).
+    from tests.helpers import kill_group, start_flow, wait_for
+
+    from flowscope.ingest.local_indexer import LocalIndexer
+    from flowscope.store import RunFilters, Store
+
+    store = Store(f"sqlite:///{tmp_path / 'index.sqlite'}")
+    indexer = LocalIndexer(store, tmp_path / ".metaflow")
+    flow = start_flow(tmp_path, "slow_flow.py", SLOW_FLOW_SLEEP_S="1", SLOW_FLOW_WIDTH="2")
+
+    def listed() -> dict[str, Any] | None:
+        indexer.index_once()
+        items, _ = store.list_runs(RunFilters(flow_id="SlowFlow"), "-started_at", 10, None)
+        return items[0] if items else None
+
+    try:
+
+        def at_work() -> dict[str, Any] | None:
+            run = listed()
+            return run if run and run["current_steps"] == ["work"] else None
+
+        run = wait_for(at_work, timeout=90, every=0.3)
+        assert run["status"] == "running"
+        ref = store.find_run("SlowFlow", run["run_id"])
+        assert ref is not None
+        running, _ = store.list_tasks(ref, "work", "running", "task_id", 10, None)
+        assert running  # `work` is where its tasks run
+        assert flow.wait(timeout=120) == 0
+    finally:
+        if flow.poll() is None:
+            kill_group(flow)
+
+    done = wait_for(lambda: (r := listed()) and r["status"] == "completed" and r, timeout=60)
+    assert done["current_steps"] == []
+    assert store.get_run(ref)["current_steps"] == []  # type: ignore[index]
+    store.close()

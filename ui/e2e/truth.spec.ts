@@ -1,6 +1,8 @@
 // Truth in every view (issue 9), in real Chromium on the real fixture runs of
 // tests/e2e_server.py (tests/fixtures_runs.py says what each run is there to show).
-import { expect, test } from './support';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { expect, runs, test } from './support';
 
 const FIXTURES: Record<string, string> = JSON.parse(process.env.FLOWSCOPE_FIXTURES ?? '{}');
 
@@ -141,4 +143,60 @@ test('a completed run whose task failed under @catch says so, on its page and in
   const row = page.locator('.run-row', { hasText: runId ?? '' });
   await expect(row.getByTestId('run-caught')).toHaveText('1 failure caught');
   await expect(row).toHaveAttribute('data-status', 'completed');
+});
+
+// Last in this file, which runs last: it adds a SlowFlow run to the served runs.
+test('the runs list shows the step a running run is at', async ({ page, request }) => {
+  const { FLOWSCOPE_SYSROOT, FLOWSCOPE_PYTHON, FLOWSCOPE_FLOW_ENV } = process.env;
+  if (!FLOWSCOPE_SYSROOT || !FLOWSCOPE_PYTHON)
+    throw new Error(
+      'needs FLOWSCOPE_SYSROOT and FLOWSCOPE_PYTHON: run through tests/e2e_server.py',
+    );
+  test.setTimeout(120_000);
+  const before = new Set((await runs(request, '&flow_id=SlowFlow')).map((r) => r.run_id));
+  await page.goto('./?flow_id=SlowFlow');
+  const repo = fileURLToPath(new URL('../../', import.meta.url));
+  const flow: ChildProcess = spawn(
+    FLOWSCOPE_PYTHON,
+    [`${repo}tests/live_flows/slow_flow.py`, '--no-pylint', 'run'],
+    {
+      cwd: FLOWSCOPE_SYSROOT,
+      env: {
+        ...process.env,
+        ...JSON.parse(FLOWSCOPE_FLOW_ENV ?? '{}'),
+        SLOW_FLOW_SLEEP_S: '1',
+        SLOW_FLOW_WIDTH: '2',
+      },
+      detached: true,
+      stdio: 'ignore',
+    },
+  );
+  try {
+    const fresh = page
+      .locator('.run-row[data-status="running"]')
+      .filter({ hasNot: page.locator(`.td-id:text-is("${[...before][0] ?? '-'}")`) })
+      .first();
+    await expect(fresh.getByTestId('run-current-steps')).toHaveText('running · at work', {
+      timeout: 60_000,
+    });
+    const runId = (await fresh.locator('.td-id').textContent()) ?? '';
+    expect(before.has(runId)).toBe(false);
+    // Its page says it too, and once it is over neither does.
+    await fresh.locator('.td-id a').click();
+    await expect(page.locator('.run-header').getByTestId('run-current-steps')).toContainText(
+      /at (work|join|end)/,
+    );
+    await expect(page.locator('.run-header .status-badge')).toHaveText('Completed', {
+      timeout: 60_000,
+    });
+    await expect(page.locator('.run-header').getByTestId('run-current-steps')).toHaveCount(0);
+  } finally {
+    if (flow.pid !== undefined && flow.exitCode === null) {
+      try {
+        process.kill(-flow.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
 });

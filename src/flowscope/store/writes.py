@@ -322,9 +322,13 @@ class RunWriter:
         if run.parameters is not None:
             values["parameters"] = _json(run.parameters)
         before = self.conn.execute(
-            sa.select(s.runs.c.status, s.runs.c.status_reason, s.runs.c.tags).where(
-                s.runs.c.pk == run_pk
-            )
+            sa.select(
+                s.runs.c.status,
+                s.runs.c.status_reason,
+                s.runs.c.tags,
+                s.runs.c.caught_count,
+                s.runs.c.current_steps,
+            ).where(s.runs.c.pk == run_pk)
         ).first()
         self.conn.execute(sa.update(s.runs).where(s.runs.c.pk == run_pk).values(values))
         self._write_tags(run_pk, run.tags, run.system_tags, run.started_at)
@@ -344,7 +348,14 @@ class RunWriter:
                 for kind, step, task, data in self.events
             ]
         elif before is not None:
-            if (before.status, before.status_reason) != (run.status, run.status_reason):
+            # Where a running run is, and the failures it went on past, are part of what
+            # its status says in the lists (issue 9).
+            if (
+                before.status,
+                before.status_reason,
+                before.caught_count,
+                before.current_steps,
+            ) != (run.status, run.status_reason, run.caught_count, values["current_steps"]):
                 self._emit("run_status", item)
             if before.tags != values["tags"]:
                 self._emit("run_tags", item)
