@@ -55,6 +55,7 @@ FIXTURES = {
     "project": "@project run on the default branch user.tester",
     "project_branch": "@project run with --branch (test.feature_x)",
     "tags": "launch tags edited afterwards with add_tag, remove_tag, replace_tag",
+    "include": "IncludeFile parameters: UTF-8 text (`notes`) and binary (`blob`)",
 }
 
 # What the fixtures are launched with, for tests that check the results.
@@ -65,6 +66,8 @@ TAGS_AFTER_EDITS = ("added", "alpha", "replaced")
 PROJECT_NAME = "flowscope_demo"
 PROJECT_BRANCH = "feature_x"
 HEAL_ENV = "FLOWSCOPE_FIXTURE_HEAL"
+INCLUDED_TEXT = "héllo wörld\nsecond line ✓\n"
+INCLUDED_BINARY = bytes(range(256)) * 4
 
 # Runs in a fresh interpreter so that the mutation uses the fixture's sysroot whatever the
 # calling process has already imported and configured.
@@ -176,6 +179,7 @@ def _chains() -> list[Callable[[_Context], dict[str, str]]]:
         single(Launch("switch", "switch_flow.py")),
         single(Launch("catch", "catch_flow.py")),
         single(Launch("project", "project_flow.py")),
+        _include,
         single(Launch("project_branch", "project_flow.py", top_args=("--branch", PROJECT_BRANCH))),
     ]
 
@@ -201,6 +205,14 @@ def _tags_then_edits(context: _Context) -> dict[str, str]:
         should_fail=False,
     )
     return {"tags": pathspec}
+
+
+def _include(context: _Context) -> dict[str, str]:
+    notes, blob = context.scratch / "notes.txt", context.scratch / "blob.bin"
+    notes.write_text(INCLUDED_TEXT, encoding="utf-8")
+    blob.write_bytes(INCLUDED_BINARY)
+    args = ("--notes", str(notes), "--blob", str(blob))
+    return {"include": _launch(context, Launch("include", "include_flow.py", args=args))}
 
 
 def _failing_then_resumed(context: _Context) -> dict[str, str]:

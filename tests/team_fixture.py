@@ -11,10 +11,12 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
+from tests.fixtures_runs import INCLUDED_BINARY, INCLUDED_TEXT
 from tests.metadata_service import client_call, client_view, run_flow, service_env, serving
 from tests.pg import fresh_pg
 
@@ -75,8 +77,17 @@ def _flows(server: TeamServer) -> list[Callable[[], None]]:
         server.runs["tags"] = pathspec
         server.tag_edit_output = client_call(env, TAG_EDITS, pathspec)
 
+    def include() -> None:
+        sysroot = Path(env["METAFLOW_DATASTORE_SYSROOT_LOCAL"])
+        notes, blob = sysroot / "notes.txt", sysroot / "blob.bin"
+        notes.write_text(INCLUDED_TEXT, encoding="utf-8")
+        blob.write_bytes(INCLUDED_BINARY)
+        run_id = run_flow(env, "include_flow.py", "--notes", str(notes), "--blob", str(blob))
+        server.runs["include"] = f"IncludeFlow/{run_id}"
+
     return [
         failing_then_resumed,
+        include,
         single("foreach", "foreach_flow.py", "ForeachFlow"),
         tags_then_edits,
         single("retry", "retry_flow.py", "RetryFlow"),

@@ -36,3 +36,75 @@ def test_head_revision_constant_is_alembics_head() -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+
+
+def test_0004_counts_caught_tasks_and_skips_steps_of_runs_that_are_over(store_url: str) -> None:
+    # An index written before 0004: sealed runs are not read again, so the migration must
+    # give them what the indexer now writes (issue 9).
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from flowscope.store.database import MIGRATIONS, create_engine
+
+    engine = create_engine(store_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0003")
+    meta = sa.MetaData()
+    meta.reflect(engine, only=["sources", "runs", "steps", "tasks"])
+    runs, steps, tasks = meta.tables["runs"], meta.tables["steps"], meta.tables["tasks"]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(meta.tables["sources"]).values(id=1, kind="local", location="x"))
+        for pk, status in ((1, "completed"), (2, "running")):
+            conn.execute(
+                sa.insert(runs).values(
+                    pk=pk,
+                    source_id=1,
+                    flow_id="F",
+                    run_id=str(pk),
+                    status=status,
+                    tags="[]",
+                    system_tags="[]",
+                    task_count=2,
+                    sealed=False,
+                )
+            )
+            for step, counts in (("risky", 1), ("small", 0)):
+                conn.execute(
+                    sa.insert(steps).values(
+                        run_pk=pk,
+                        step_name=step,
+                        position=0,
+                        status="pending",
+                        pending=0,
+                        running=0,
+                        completed=counts,
+                        failed=0,
+                    )
+                )
+            for task_id, caught in (("1", True), ("2", False)):
+                conn.execute(
+                    sa.insert(tasks).values(
+                        run_pk=pk,
+                        step_name="risky",
+                        task_id=task_id,
+                        task_key=int(task_id),
+                        status="failed" if caught else "completed",
+                        caught=caught,
+                        attempt=0,
+                    )
+                )
+    Store(store_url).close()
+    with engine.connect() as conn:
+        assert dict(conn.execute(sa.text("SELECT pk, caught_count FROM runs")).all()) == {
+            1: 1,
+            2: 1,
+        }
+        skipped = conn.execute(
+            sa.text("SELECT run_pk, step_name FROM steps WHERE status = 'skipped'")
+        ).all()
+        assert [tuple(row) for row in skipped] == [(1, "small")]  # not in the running run
+    engine.dispose()

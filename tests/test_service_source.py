@@ -134,6 +134,19 @@ def test_the_graph_and_parameters_come_from_the_runs_datastore(
     assert steps == ["start", "middle", "end"]  # in the graph's order, not by name
 
 
+def test_include_file_parameters_show_the_included_content(
+    team: TeamServer, synced: tuple[ServiceSource, TestClient]
+) -> None:
+    from tests.fixtures_runs import INCLUDED_BINARY, INCLUDED_TEXT
+
+    _, api = synced
+    flow_id, run_id = team.runs["include"].split("/")
+    run = _get(api, f"/flows/{flow_id}/runs/{run_id}")
+    # As the client's Run.data: the text; binary content by its size (tests/test_truth.py).
+    assert run["parameters"]["notes"] == repr(INCLUDED_TEXT)
+    assert run["parameters"]["blob"] == f"<{len(INCLUDED_BINARY):,} bytes>"
+
+
 def test_a_second_sync_of_an_unchanged_database_rereads_only_live_runs(
     synced: tuple[ServiceSource, TestClient],
 ) -> None:

@@ -66,6 +66,8 @@ def test_step_rollup() -> None:
     assert rollup(["completed", "pending"], run_over=True) is Status.FAILED
     assert rollup(["failed", "completed"], run_over=False) is Status.FAILED
     assert rollup([], run_over=False) is Status.PENDING
+    # Over without a single task: the step never ran, and nothing will run it now.
+    assert rollup([], run_over=True) is Status.SKIPPED
 
 
 def test_attempts_allowed_follow_metaflows_retry_and_catch_budgets() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from flowscope.datastore.factory import Datastores
+from flowscope.datastore.included_file import IncludedFileRef
 from flowscope.index_location import choose_index, redacted
 from flowscope.ingest.service_follow import ServiceFollower
 from flowscope.ingest.service_source import ServiceSource
@@ -80,9 +81,16 @@ def load_artifact(artifact: V3Artifact) -> Any:
     datastore = _DATASTORES.for_run(artifact.ds_type, root, "service", "")
     if datastore is None:
         raise NotFoundError(f"no datastore for artifacts at {location}")
-    return datastore.load_artifact(
+    value = datastore.load_artifact(
         artifact.flow_id,
         artifact.sha or "",
         max_bytes=ARTIFACT_PREVIEW_BYTES,
         location=location,
     )
+    if isinstance(value, IncludedFileRef):
+        # An IncludeFile parameter: its value is the file's content, as the client's.
+        content = datastore.read_included_file(
+            value, artifact.flow_id, max_bytes=ARTIFACT_PREVIEW_BYTES
+        )
+        return content.text() if content.is_text else content.data
+    return value

@@ -22,6 +22,9 @@ class Status(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+    # Steps only: the run is over and the step never ran (a switch's untaken branch, the
+    # join and end of a run that failed before them). Not "pending": nothing will run it.
+    SKIPPED = "skipped"
 
 
 class Reason(StrEnum):
@@ -129,7 +132,7 @@ def rollup(statuses: Collection[str], run_over: bool) -> Status:
     """A step's status from its tasks' statuses.
 
     Once the run is over, a step that did not complete every task failed, even if some
-    of its tasks never got to start.
+    of its tasks never got to start; a step with no task at all never ran: skipped.
     """
     present = set(statuses)
     if Status.RUNNING in present:
@@ -139,5 +142,5 @@ def rollup(statuses: Collection[str], run_over: bool) -> Status:
     if present and present == {Status.COMPLETED}:
         return Status.COMPLETED
     if run_over:
-        return Status.FAILED if present else Status.PENDING
+        return Status.FAILED if present else Status.SKIPPED
     return Status.RUNNING if Status.COMPLETED in present else Status.PENDING

@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 
 RunStatus = Literal["running", "completed", "failed"]
 TaskStatus = Literal["pending", "running", "completed", "failed"]
+# A step is skipped once its run is over without it having had a single task.
+StepStatus = Literal["pending", "running", "completed", "failed", "skipped"]
 StatusReason = Literal["error", "killed", "lost"]
 
 
@@ -80,12 +82,27 @@ class Run(BaseModel):
     project: str | None
     branch: str | None
     first_failure: TaskRef | None = Field(description="The task whose failure came first")
+    caught_count: int = Field(
+        description="Tasks whose exception @catch swallowed: failures a completed run went on past"
+    )
+    current_steps: list[str] = Field(
+        description="While running: the steps with a task running (else waiting to start)"
+    )
+
+
+class StepCounts(BaseModel):
+    pending: int
+    running: int
+    completed: int
+    failed: int
+    skipped: int = Field(description="Steps that never ran in a run that is over")
 
 
 class RunDetail(Run):
     parameters: dict[str, str] = Field(description="Parameter name -> repr of its value")
     origin_run_id: str | None
     task_count: int
+    step_counts: StepCounts = Field(description="The run's steps by status")
     script_name: str | None = Field(description="The flow's file, e.g. for a resume command")
 
 
@@ -141,7 +158,7 @@ class TaskCounts(BaseModel):
 class Step(BaseModel):
     step_name: str
     type: str | None
-    status: TaskStatus
+    status: StepStatus
     started_at: int | None
     finished_at: int | None
     task_counts: TaskCounts
@@ -258,8 +275,15 @@ class ArtifactDetail(BaseModel):
     size: int | None
     previewable: bool
     preview: str | None
-    preview_kind: Literal["repr", "json", "table"] | None
+    preview_kind: Literal["repr", "json", "table", "text", "bytes"] | None = Field(
+        description="`text`: `preview` is the text itself (an IncludeFile parameter's "
+        "content); `bytes`: binary content, `preview_data` is `{size}` and `download_url` "
+        "serves it"
+    )
     preview_data: Any = None
+    download_url: str | None = Field(
+        default=None, description="The whole content, for an IncludeFile parameter"
+    )
     load_snippet: str
 
 

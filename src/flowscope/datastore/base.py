@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from flowscope.datastore.included_file import IncludedContent, IncludedFileRef
 from flowscope.datastore.mflog import Buffer, MergedLog
 from flowscope.pathspec import Pathspec
 
@@ -101,6 +102,14 @@ class Datastore(Protocol):
         `PayloadTooLarge` past `max_bytes` of pickle and `UnsafePickle` for a pickle
         naming anything outside the allowlist.
         """
+        ...
+
+    def read_included_file(
+        self, ref: IncludedFileRef, flow: str, *, max_bytes: int
+    ) -> IncludedContent:
+        """The content of an IncludeFile parameter whose artifact unpickled to `ref`;
+        NotFoundError unless it is where Metaflow puts included files in this datastore,
+        PayloadTooLarge past `max_bytes`."""
         ...
 
     def open_log(self, task: Pathspec, attempt: int, stream: Stream) -> TaskLog:

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from flowscope.datastore import DatastoreUnsupported
 from flowscope.datastore.base import ArtifactInfo, CardInfo, Datastore, TaskLog
+from flowscope.datastore.included_file import IncludedContent, IncludedFileRef
 from flowscope.datastore.s3 import S3Settings
 from flowscope.pathspec import Pathspec
 
@@ -53,6 +54,11 @@ class UnsupportedDatastore:
         encoding: str | None = None,
         location: str | None = None,
     ) -> Any:
+        self._refuse()
+
+    def read_included_file(
+        self, ref: IncludedFileRef, flow: str, *, max_bytes: int
+    ) -> IncludedContent:
         self._refuse()
 
     def open_log(self, task: Pathspec, attempt: int, stream: Any) -> TaskLog:

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from flowscope.datastore import DatastoreError, NotFoundError
 from flowscope.datastore.base import ArtifactInfo, BlobStat, BlobStore, CardInfo, Stream, TaskLog
+from flowscope.datastore.included_file import IncludedContent, IncludedFileRef, content_key
 from flowscope.datastore.mflog import Buffer, MergedLog, log_file_names
 from flowscope.datastore.safe_pickle import PayloadTooLarge, read_gzip_capped, safe_loads
 from flowscope.pathspec import Pathspec
@@ -260,6 +261,28 @@ class MetaflowDatastore:
         else:
             raise DatastoreError(f"unknown artifact packing {blob.meta.get('cas_version')!r}")
         return safe_loads(data, max_bytes=max_bytes)
+
+    def read_included_file(
+        self, ref: IncludedFileRef, flow: str, *, max_bytes: int
+    ) -> IncludedContent:
+        """The content of an IncludeFile parameter (see included_file.py), as the client's
+        `.data` reads it; PayloadTooLarge past `max_bytes` uncompressed."""
+        flow = check_id("flow", flow)
+        key = content_key(ref, flow)
+        packed = self._included_blob(ref.url or "", key, max_bytes + max_bytes // 100 + _GZIP_SLACK)
+        return IncludedContent(
+            read_gzip_capped(io.BytesIO(packed), max_bytes), ref.is_text, ref.encoding
+        )
+
+    def _included_blob(self, url: str, key: tuple[str, str, str], max_bytes: int) -> bytes:
+        """The stored (compressed) included file at `url`, which must be `key` under the
+        datatools root: `<root>/data/<flow>/<sha1>` for a remote store."""
+        if self.blobs.blob_key(url) != key:
+            raise NotFoundError("the included file is outside this datastore")
+        data = bytes(self.blobs.read(*key, max_bytes=max_bytes + 1))
+        if len(data) > max_bytes:
+            raise PayloadTooLarge(f"the included file is over the {max_bytes} byte limit")
+        return data
 
     # -- logs ------------------------------------------------------------------------
 

@@ -121,6 +121,17 @@ class LocalDatastore(MetaflowDatastore):
     def root(self) -> Path:
         return self._files.root
 
+    def _included_blob(self, url: str, key: tuple[str, str, str], max_bytes: int) -> bytes:
+        # Metaflow's local data client puts included files beside `.metaflow`, under
+        # `<sysroot>/data` (DATATOOLS_LOCALROOT unset), and names them `local://<path>`.
+        sysroot = self.root.parent
+        if url != f"local://{sysroot.joinpath(*key)}":
+            raise NotFoundError("the included file is outside this datastore")
+        data = LocalBlobs(sysroot / key[0]).read(*key[1:], max_bytes=max_bytes + 1)
+        if len(data) > max_bytes:
+            raise PayloadTooLarge(f"the included file is over the {max_bytes} byte limit")
+        return bytes(data)
+
     def task_folder(self, task: Pathspec) -> Path:
         """The folder of one task (its attempts' files and `_meta/`): for readers of
         local metadata, which lives beside the data."""

@@ -15,6 +15,8 @@ import reprlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from flowscope.datastore.included_file import IncludedContent
+
 MAX_PREVIEW_CHARS = 10_000
 MAX_JSON_ITEMS = 1_000
 MAX_JSON_DEPTH = 10
@@ -23,7 +25,7 @@ MAX_TABLE_ROWS = 100
 MAX_TABLE_COLUMNS = 100
 MAX_CELL_CHARS = 1_000
 
-PreviewKind = Literal["repr", "json", "table"]
+PreviewKind = Literal["repr", "json", "table", "text", "bytes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +219,14 @@ def make_preview(value: Any) -> Preview:
     except _NotJson:
         return Preview(text, "repr")
     return Preview(text, "json", data)
+
+
+def included_preview(content: IncludedContent) -> Preview:
+    """An IncludeFile parameter's content, as the client's `.data` gives it: text as text
+    (capped), binary by its size (the whole file is a download)."""
+    if content.is_text:
+        return Preview(_cap(content.text()), "text")
+    return Preview(f"{content.size:,} bytes of binary content", "bytes", {"size": content.size})
 
 
 def load_snippet(pathspec: str, name: str, attempt: int) -> str:

@@ -30,6 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 from flowscope.datastore import DatastoreError
+from flowscope.datastore.included_file import METAFLOW_CLASS as INCLUDED_FILE_CLASS
+from flowscope.datastore.included_file import IncludedFileRef
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
@@ -256,6 +258,9 @@ class SafeUnpickler(pickle.Unpickler):
         stdlib = _STDLIB.get((module, name))
         if stdlib is not None:
             return stdlib
+        if (module, name) == INCLUDED_FILE_CLASS:
+            # An IncludeFile parameter: a descriptor of the file, rebuilt as plain data.
+            return IncludedFileRef
         root = module.split(".", 1)[0]
         if root in ("numpy", "pandas"):
             return _resolve_library_global(module, name)

@@ -1,7 +1,9 @@
 """`flowscope demo`: a newcomer's first minute.
 
 Runs the bundled example flows with the real `metaflow` package in a scratch folder,
-while the server is already up, so the runs appear live in the browser.
+while the server is already up, so the runs appear live in the browser. Each flow's
+output goes to a log file in the scratch folder, and the demo says how each run ended
+(with the log's tail when a run ended otherwise than meant), so nothing is thrown away.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from platformdirs import user_cache_dir
@@ -22,6 +26,35 @@ DEMO_RUNS = [
     ("train_flow.py", ["--tag", "demo", "--max-workers", "4"], False),
     ("broken_flow.py", ["--tag", "demo"], True),
 ]
+LOG_TAIL_CHARS = 2_000
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    """How one demo flow's run ended."""
+
+    flow_file: str
+    run_id: str | None  # None when Metaflow refused the flow before starting a run
+    failed: bool
+    meant_to_fail: bool
+    log: Path
+
+    @property
+    def as_meant(self) -> bool:
+        return self.failed == self.meant_to_fail
+
+    def describe(self) -> str:
+        run = f"run {self.run_id}" if self.run_id else "no run started"
+        if not self.failed:
+            ended = "completed"
+        elif self.meant_to_fail:
+            ended = "failed, as it is meant to (open it to see a failure)"
+        else:
+            ended = "FAILED"
+        text = f"flowscope demo: {self.flow_file} ({run}): {ended}"
+        if not self.as_meant:
+            text += f"; its output is in {self.log}:\n{_tail(self.log)}"
+        return text
 
 
 def run_demo(scratch: Path | None, db_url: str | None, host: str, port: int) -> int:
@@ -35,7 +68,7 @@ def run_demo(scratch: Path | None, db_url: str | None, host: str, port: int) -> 
     scratch.mkdir(parents=True, exist_ok=True)
     (scratch / ".metaflow").mkdir(exist_ok=True)
     db_url = db_url or f"sqlite:///{scratch / 'index.sqlite'}"
-    threading.Thread(target=run_flows, args=(scratch,), name="demo-flows", daemon=True).start()
+    threading.Thread(target=run_flows, args=(scratch, _say), name="demo-flows", daemon=True).start()
 
     from flowscope.server import serve
 
@@ -43,7 +76,8 @@ def run_demo(scratch: Path | None, db_url: str | None, host: str, port: int) -> 
     return serve(root=str(scratch), db_url=db_url, host=host, port=port)
 
 
-def run_flows(scratch: Path) -> None:
+def run_flows(scratch: Path, report: Callable[[str], None] | None = None) -> list[DemoOutcome]:
+    """Run every demo flow in turn into `scratch`; `report` hears how each ended."""
     env = {
         **os.environ,
         "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(scratch),
@@ -51,12 +85,46 @@ def run_flows(scratch: Path) -> None:
         "METAFLOW_DEFAULT_METADATA": "local",
         "USERNAME": os.environ.get("USERNAME") or os.environ.get("USER") or "demo",
     }
-    for name, extra, _may_fail in DEMO_RUNS:
-        subprocess.run(
-            [sys.executable, str(FLOWS / name), "--no-pylint", "run", *extra],
-            cwd=scratch,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=False,
-        )
+    logs = scratch / "demo-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    outcomes = []
+    for name, extra, meant_to_fail in DEMO_RUNS:
+        stem = name.removesuffix(".py")
+        log, run_id_file = logs / f"{stem}.log", logs / f"{stem}.run-id"
+        run_id_file.unlink(missing_ok=True)
+        with log.open("wb") as out:
+            completed = subprocess.run(
+                [
+                    sys.executable,
+                    str(FLOWS / name),
+                    "--no-pylint",
+                    "run",
+                    "--run-id-file",
+                    str(run_id_file),
+                    *extra,
+                ],
+                cwd=scratch,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        run_id = run_id_file.read_text(encoding="utf-8").strip() if run_id_file.exists() else None
+        outcome = DemoOutcome(name, run_id or None, completed.returncode != 0, meant_to_fail, log)
+        outcomes.append(outcome)
+        if report is not None:
+            report(outcome.describe())
+    return outcomes
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _tail(log: Path) -> str:
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        return f"(cannot read it: {error})"
+    return text[-LOG_TAIL_CHARS:]

@@ -99,6 +99,9 @@ def assemble_run(
     `seal_when_ended`: the source's fingerprint of a run sees every later change (a
     database's rows), so a run its end task decided is sealed at once; otherwise a run is
     sealed once nothing moved in it for SEAL_AFTER_MS (files may still settle)."""
+    # The run's true start: the earlier of its record and its first task. Not the client's
+    # Run.created_at alone: editing a run's tags rewrites its local `_self.json`, ts_epoch
+    # included, which would make the run start after it ended (issue 9).
     started_at = _earliest(run.created_at, summary.first_started_at)
     alive = liveness.run_alive(run, started_at)
     any_running = any(step.counts.get("running", 0) for step in summary.steps.values())
@@ -124,8 +127,7 @@ def assemble_run(
         user=run.user,
         status=verdict.status.value,
         status_reason=_value(verdict.reason),
-        # As the client's Run.created_at: the run's record.
-        started_at=run.created_at,
+        started_at=started_at,
         finished_at=finished_at,
         tags=index_tags(run.tags, run.system_tags)[0],
         system_tags=run.system_tags,
@@ -139,6 +141,8 @@ def assemble_run(
         first_failure_step=summary.first_failure[0] if summary.first_failure else None,
         first_failure_task=summary.first_failure[1] if summary.first_failure else None,
         task_count=summary.task_count,
+        caught_count=summary.caught_count,
+        current_steps=[] if over else _current_steps(run.graph, summary),
         last_activity_at=run.last_seen_at,
         fingerprint=run.fingerprint,
         sealed=over
@@ -173,6 +177,7 @@ def summarize(tasks: Sequence[TaskRecord]) -> RunSummary:
                 None,
             )
         step.counts[task.status] = step.counts.get(task.status, 0) + 1
+        step.caught += bool(task.caught)
         if task.started_at is not None:
             step.started_at = _earliest(step.started_at, task.started_at)
         if task.finished_at is not None:
@@ -248,6 +253,18 @@ def graph_order(graph: dict[str, Any]) -> list[str]:
         queue.extend(n for n in nxt if n in steps and n not in order)
     order.extend(sorted(n for n in steps if n not in order))
     return order
+
+
+def _current_steps(graph: dict[str, Any] | None, summary: RunSummary) -> list[str]:
+    """The steps a running run is at: those with a task running, else those with a task
+    waiting to start, in graph order."""
+    order = graph_order(graph) if graph else []
+    names = order + sorted(n for n in summary.steps if n not in order)
+    for state in ("running", "pending"):
+        found = [n for n in names if n in summary.steps and summary.steps[n].counts.get(state, 0)]
+        if found:
+            return found
+    return []
 
 
 def _failed_for_good(graph: dict[str, Any] | None, summary: RunSummary) -> bool:

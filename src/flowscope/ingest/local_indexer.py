@@ -23,6 +23,7 @@ from typing import Any
 
 from flowscope.datastore.base import Datastore
 from flowscope.datastore.factory import Datastores
+from flowscope.datastore.included_file import IncludedFileRef
 from flowscope.datastore.local import LocalDatastore
 from flowscope.ingest.facts import RunFacts
 from flowscope.ingest.liveness import LocalLiveness
@@ -270,6 +271,10 @@ class LocalIndexer:
         if key in self._values:
             return self._values[key]
         value = datastore.load_artifact(flow_id, sha, max_bytes=1_000_000)
+        if isinstance(value, IncludedFileRef):
+            # An IncludeFile parameter: its value is the file's content, as the client's.
+            content = datastore.read_included_file(value, flow_id, max_bytes=1_000_000)
+            value = content.text() if content.is_text else content.data
         if (
             isinstance(value, bool | int | float | str | type(None))
             and len(self._values) < SMALL_VALUE_CACHE

@@ -227,7 +227,7 @@ def read_run_extras(run_dir: Path, flow_id: str, load_value: ValueLoader) -> Run
             if isinstance(name, str) and name in objects:
                 value = _load(load_value, flow_id, objects[name], missing=_UNREADABLE)
                 extras.parameters[name] = (
-                    "<not previewable>" if value is _UNREADABLE else short_repr(value)
+                    "<not previewable>" if value is _UNREADABLE else parameter_repr(value)
                 )
     return extras
 
@@ -324,6 +324,14 @@ def _entry_mtime_ms(entry: os.DirEntry[str]) -> int:
 
 def _as_bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
+
+
+def parameter_repr(value: Any) -> str:
+    """A parameter's value as the run shows it: its repr, capped; binary content (an
+    IncludeFile with is_text=False) by its size, which says more than a wall of escapes."""
+    if isinstance(value, bytes | bytearray):
+        return f"<{len(value):,} bytes>"
+    return short_repr(value)
 
 
 def short_repr(value: Any, limit: int = 500) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowscope.ingest.facts import AttemptFacts, RunFacts, TaskFacts
-from flowscope.ingest.local_reader import foreach_label, short_repr
+from flowscope.ingest.local_reader import foreach_label, parameter_repr
 from flowscope.service.v3_reads import V3Artifact, V3Attempt, V3Origins, V3Run, V3Task
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def _parameters(
     for artifact in params:
         if artifact.name in declared:
             value = values.value(artifact)
-            found[artifact.name] = "<not previewable>" if value is None else short_repr(value)
+            found[artifact.name] = "<not previewable>" if value is None else parameter_repr(value)
     return found
 
 

@@ -7,6 +7,7 @@ run, the `metadata_v3` table for a run of a metadata service.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +26,25 @@ class MetadataEntry:
     type: str | None
     attempt: int | None
     ts_epoch: int | None
+
+
+def distinct_metadata(entries: Sequence[MetadataEntry]) -> list[MetadataEntry]:
+    """Each (field, value, type, attempt) once, at its first recording.
+
+    Metaflow records `user`, `runtime`, `python_version`, `metaflow_version`, `script-name`
+    and `git-info` twice for every attempt: the runtime when it launches the task, then the
+    task itself as it starts (identical but for `ts_epoch`). The client's `Task.metadata`
+    lists both; a reader learns nothing from the second, so it is left out. Entries that
+    differ in anything but the time (a retry's, a changed value) are all kept.
+    """
+    seen: set[tuple[str, str | None, str | None, int | None]] = set()
+    kept = []
+    for entry in sorted(entries, key=lambda e: (e.ts_epoch is None, e.ts_epoch or 0)):
+        key = (entry.field_name, entry.value, entry.type, entry.attempt)
+        if key not in seen:
+            seen.add(key)
+            kept.append(entry)
+    return kept
 
 
 class TaskDetails(Protocol):

@@ -237,6 +237,8 @@ def _run_row(source_id: int, whole: WholeRun) -> dict[str, Any]:
         "first_failure_step": run.first_failure_step,
         "first_failure_task": run.first_failure_task,
         "task_count": run.task_count,
+        "caught_count": run.caught_count,
+        "current_steps": orjson.dumps(run.current_steps).decode(),
         "last_activity_at": run.last_activity_at,
         "fingerprint": run.fingerprint,
         "sealed": run.sealed,

@@ -37,6 +37,8 @@ def run_item(fields: Mapping[Any, Any]) -> dict[str, Any]:
         "project": fields["project"],
         "branch": fields["branch"],
         "first_failure": first_failure,
+        "caught_count": fields["caught_count"],
+        "current_steps": _list(fields["current_steps"]),
     }
 
 

@@ -156,9 +156,23 @@ def get_run(conn: Connection, run_pk: int) -> dict[str, Any] | None:
     item["parameters"] = orjson.loads(row.parameters) if row.parameters else {}
     item["origin_run_id"] = row.origin_run_id
     item["task_count"] = row.task_count
+    item["step_counts"] = step_counts(conn, run_pk)
     graph = orjson.loads(row.graph) if row.graph else {}
     item["script_name"] = graph.get("file") if isinstance(graph.get("file"), str) else None
     return item
+
+
+STEP_STATUSES = ("pending", "running", "completed", "failed", "skipped")
+
+
+def step_counts(conn: Connection, run_pk: int) -> dict[str, int]:
+    """The run's steps by status; steps that never ran (skipped) are counted apart."""
+    counts = dict.fromkeys(STEP_STATUSES, 0)
+    for status, n in conn.execute(
+        sa.select(st.c.status, sa.func.count()).where(st.c.run_pk == run_pk).group_by(st.c.status)
+    ):
+        counts[status] = counts.get(status, 0) + int(n)
+    return counts
 
 
 def list_steps(conn: Connection, run_pk: int) -> list[dict[str, Any]]:

@@ -80,6 +80,8 @@ class RunRecord:
     first_failure_step: str | None = None
     first_failure_task: str | None = None
     task_count: int = 0
+    caught_count: int = 0  # tasks whose exception @catch swallowed
+    current_steps: list[str] = field(default_factory=list)  # while running: where it is
     last_activity_at: int | None = None
     fingerprint: str | None = None
     sealed: bool = False
@@ -129,6 +131,7 @@ class StepSummary:
     failure_reasons: set[str] = field(default_factory=set)
     # The highest attempt number among the step's tasks whose code raised (not caught).
     max_error_attempt: int | None = None
+    caught: int = 0  # tasks whose exception @catch swallowed
 
 
 @dataclass
@@ -138,6 +141,10 @@ class RunSummary:
     failure_reasons: set[str]
     first_failure: tuple[str, str] | None  # (step_name, task_id)
     last_finished_at: int | None
+
+    @property
+    def caught_count(self) -> int:
+        return sum(step.caught for step in self.steps.values())
 
     @property
     def first_started_at(self) -> int | None:

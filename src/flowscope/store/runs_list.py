@@ -65,6 +65,8 @@ RUN_COLUMNS = (
     r.c.branch,
     r.c.first_failure_step,
     r.c.first_failure_task,
+    r.c.caught_count,
+    r.c.current_steps,
 )
 
 

@@ -75,6 +75,10 @@ runs = Table(
     Column("first_failure_step", String(255), nullable=True),
     Column("first_failure_task", String(255), nullable=True),
     Column("task_count", Integer, nullable=False, default=0),
+    # Tasks whose exception @catch swallowed: a completed run may hide failures (issue 9).
+    Column("caught_count", Integer, nullable=False, default=0, server_default="0"),
+    # JSON list of the steps a running run is at (tasks running or waiting), else "[]".
+    Column("current_steps", Text, nullable=False, default="[]", server_default="[]"),
     Column("last_activity_at", Millis, nullable=True),
     # Ingest bookkeeping: what the source looked like when last read, so that an
     # unchanged run costs a couple of stat() calls on the next pass.

@@ -211,6 +211,7 @@ class RunWriter:
                 sa.func.max(t.c.finished_at),
                 # Tasks whose exception @catch caught are failed yet let the run go on.
                 sa.func.max(sa.case((t.c.caught == sa.false(), t.c.attempt), else_=None)),
+                sa.func.sum(sa.case((t.c.caught == sa.true(), 1), else_=0)),
             )
             .where(t.c.run_pk == run_pk)
             .group_by(t.c.step_name, t.c.status, t.c.status_reason)
@@ -219,7 +220,7 @@ class RunWriter:
         reasons: set[str] = set()
         total = 0
         last_finished: int | None = None
-        for step_name, status, reason, count, started, finished, attempt in rows:
+        for step_name, status, reason, count, started, finished, attempt, caught in rows:
             summary = steps.setdefault(
                 step_name,
                 StepSummary(
@@ -231,6 +232,7 @@ class RunWriter:
                 ),
             )
             summary.counts[status] = summary.counts.get(status, 0) + int(count)
+            summary.caught += int(caught or 0)
             if started is not None:
                 summary.started_at = (
                     started if summary.started_at is None else min(summary.started_at, started)
@@ -309,6 +311,8 @@ class RunWriter:
             "first_failure_step": run.first_failure_step,
             "first_failure_task": run.first_failure_task,
             "task_count": run.task_count,
+            "caught_count": run.caught_count,
+            "current_steps": _json(run.current_steps),
             "last_activity_at": run.last_activity_at,
             "fingerprint": run.fingerprint,
             "sealed": run.sealed,
@@ -318,9 +322,13 @@ class RunWriter:
         if run.parameters is not None:
             values["parameters"] = _json(run.parameters)
         before = self.conn.execute(
-            sa.select(s.runs.c.status, s.runs.c.status_reason, s.runs.c.tags).where(
-                s.runs.c.pk == run_pk
-            )
+            sa.select(
+                s.runs.c.status,
+                s.runs.c.status_reason,
+                s.runs.c.tags,
+                s.runs.c.caught_count,
+                s.runs.c.current_steps,
+            ).where(s.runs.c.pk == run_pk)
         ).first()
         self.conn.execute(sa.update(s.runs).where(s.runs.c.pk == run_pk).values(values))
         self._write_tags(run_pk, run.tags, run.system_tags, run.started_at)
@@ -340,7 +348,14 @@ class RunWriter:
                 for kind, step, task, data in self.events
             ]
         elif before is not None:
-            if (before.status, before.status_reason) != (run.status, run.status_reason):
+            # Where a running run is, and the failures it went on past, are part of what
+            # its status says in the lists (issue 9).
+            if (
+                before.status,
+                before.status_reason,
+                before.caught_count,
+                before.current_steps,
+            ) != (run.status, run.status_reason, run.caught_count, values["current_steps"]):
                 self._emit("run_status", item)
             if before.tags != values["tags"]:
                 self._emit("run_tags", item)

@@ -140,6 +140,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}/artifacts/{name}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Artifact
+         * @description The content of an IncludeFile parameter, byte for byte as the client's `.data` (404
+         *     for any other artifact: their values are Python objects, not files).
+         */
+        get: operations["download_artifact_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__artifacts__name__download_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}/cards": {
         parameters: {
             query?: never;
@@ -378,6 +399,11 @@ export interface components {
         };
         /** ArtifactDetail */
         ArtifactDetail: {
+            /**
+             * Download Url
+             * @description The whole content, for an IncludeFile parameter
+             */
+            download_url?: string | null;
             /** Load Snippet */
             load_snippet: string;
             /** Name */
@@ -386,8 +412,11 @@ export interface components {
             preview: string | null;
             /** Preview Data */
             preview_data?: unknown;
-            /** Preview Kind */
-            preview_kind: ("repr" | "json" | "table") | null;
+            /**
+             * Preview Kind
+             * @description `text`: `preview` is the text itself (an IncludeFile parameter's content); `bytes`: binary content, `preview_data` is `{size}` and `download_url` serves it
+             */
+            preview_kind: ("repr" | "json" | "table" | "text" | "bytes") | null;
             /** Previewable */
             previewable: boolean;
             /** Size */
@@ -631,6 +660,16 @@ export interface components {
         Run: {
             /** Branch */
             branch: string | null;
+            /**
+             * Caught Count
+             * @description Tasks whose exception @catch swallowed: failures a completed run went on past
+             */
+            caught_count: number;
+            /**
+             * Current Steps
+             * @description While running: the steps with a task running (else waiting to start)
+             */
+            current_steps: string[];
             /** Duration Ms */
             duration_ms: number | null;
             /** Finished At */
@@ -666,6 +705,16 @@ export interface components {
         RunDetail: {
             /** Branch */
             branch: string | null;
+            /**
+             * Caught Count
+             * @description Tasks whose exception @catch swallowed: failures a completed run went on past
+             */
+            caught_count: number;
+            /**
+             * Current Steps
+             * @description While running: the steps with a task running (else waiting to start)
+             */
+            current_steps: string[];
             /** Duration Ms */
             duration_ms: number | null;
             /** Finished At */
@@ -701,6 +750,8 @@ export interface components {
             status: "running" | "completed" | "failed";
             /** Status Reason */
             status_reason: ("error" | "killed" | "lost") | null;
+            /** @description The run's steps by status */
+            step_counts: components["schemas"]["StepCounts"];
             /** System Tags */
             system_tags: string[];
             /**
@@ -730,12 +781,28 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "pending" | "running" | "completed" | "failed";
+            status: "pending" | "running" | "completed" | "failed" | "skipped";
             /** Step Name */
             step_name: string;
             task_counts: components["schemas"]["TaskCounts"];
             /** Type */
             type: string | null;
+        };
+        /** StepCounts */
+        StepCounts: {
+            /** Completed */
+            completed: number;
+            /** Failed */
+            failed: number;
+            /** Pending */
+            pending: number;
+            /** Running */
+            running: number;
+            /**
+             * Skipped
+             * @description Steps that never ran in a run that is over
+             */
+            skipped: number;
         };
         /** StepPage */
         StepPage: {
@@ -1232,6 +1299,57 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ArtifactDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The run's datastore is of a kind flowscope cannot read yet */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The run's datastore cannot be reached now (`error` says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    download_artifact_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__artifacts__name__download_get: {
+        parameters: {
+            query?: {
+                attempt?: number | null;
+            };
+            header?: never;
+            path: {
+                name: string;
+                flow_id: string;
+                run_id: string;
+                step_name: string;
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
                 };
             };
             /** @description Validation Error */

@@ -16,6 +16,8 @@ export const run = (id: string, over: Partial<Run> = {}): Run => ({
   project: null,
   branch: null,
   first_failure: null,
+  caught_count: 0,
+  current_steps: [],
   ...over,
 });
 
@@ -25,6 +27,7 @@ export const runDetail = (id: string, over: Partial<RunDetail> = {}): RunDetail 
   origin_run_id: null,
   script_name: null,
   task_count: 0,
+  step_counts: { pending: 0, running: 0, completed: 0, failed: 0, skipped: 0 },
   ...over,
 });
 

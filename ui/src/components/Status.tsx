@@ -5,9 +5,34 @@ const LABELS: Record<string, string> = {
   completed: 'Completed',
   failed: 'Failed',
   pending: 'Pending',
+  skipped: 'Skipped',
 };
 
 const REASONS: Record<string, string> = { error: 'error', killed: 'killed', lost: 'lost' };
+
+/** "20 failures caught": failures @catch swallowed, which a completed run went on past. */
+export function caughtText(caught: number): string {
+  return `${caught.toLocaleString('en-US')} ${caught === 1 ? 'failure' : 'failures'} caught`;
+}
+
+/** "at train, score": the steps a running run is at. */
+export function currentStepsText(steps: readonly string[]): string {
+  return steps.length ? `at ${steps.join(', ')}` : '';
+}
+
+/** A run's status in words, with what a bare status would hide (issue 9). */
+export function runStatusText(run: {
+  status: string;
+  status_reason?: StatusReason | null;
+  caught_count: number;
+  current_steps: readonly string[];
+}): string {
+  const base = statusLabel(run.status, run.status === 'failed' ? run.status_reason : null);
+  if (run.status === 'running' && run.current_steps.length)
+    return `${base}, ${currentStepsText(run.current_steps)}`;
+  if (run.caught_count) return `${base}, ${caughtText(run.caught_count)}`;
+  return base;
+}
 
 export function statusLabel(status: string, reason?: StatusReason | null): string {
   const base = LABELS[status] ?? status;
@@ -19,7 +44,8 @@ export function statusLabel(status: string, reason?: StatusReason | null): strin
 /**
  * A status as a shape as well as a colour (issue 11: colour alone fails colour-blind
  * users): a tick in a disc when completed, a cross in a disc when failed, a turning arc
- * when running, a dashed ring while pending.
+ * when running, a dashed ring while pending, a struck-through ring for a step that never
+ * ran (skipped).
  */
 function Glyph({ status }: { status: string }) {
   switch (status) {
@@ -42,6 +68,13 @@ function Glyph({ status }: { status: string }) {
         <>
           <circle cx="8" cy="8" r="5.8" className="glyph-track" />
           <path d="M8 2.2a5.8 5.8 0 0 1 5.8 5.8" className="glyph-arc" />
+        </>
+      );
+    case 'skipped':
+      return (
+        <>
+          <circle cx="8" cy="8" r="5.8" className="glyph-skipped" />
+          <path d="M3.9 12.1l8.2-8.2" className="glyph-skipped" />
         </>
       );
     default:

@@ -1,6 +1,7 @@
 import type { UseQueryResult } from '@tanstack/react-query';
 import { useMemo } from 'react';
 import type { Dag, Page, StepSummary } from '../api/models';
+import { plural } from '../components/format';
 import { ErrorState, Loading } from '../components/States';
 import { StatusIcon, statusLabel } from '../components/Status';
 import { countsText, dagInput, edgePath, labelPoint, layoutDag, type PlacedNode } from './layout';
@@ -64,12 +65,15 @@ function Node({
   const kind = node.foreachOver
     ? `foreach over ${node.foreachOver}`
     : (TYPE_LABEL[node.type] ?? node.type);
+  // A step of a finished run that had no task never ran: say so, not "not started".
   const sub =
-    node.total > 1 || node.multi
-      ? countsText(node.counts)
-      : node.total === 1
-        ? statusLabel(node.status)
-        : 'not started';
+    node.status === 'skipped'
+      ? 'skipped · never ran'
+      : node.total > 1 || node.multi
+        ? countsText(node.counts)
+        : node.total === 1
+          ? statusLabel(node.status)
+          : 'not started';
   return (
     <g
       className={`dag-node status-${node.status}${failed ? ' first-failure' : ''}`}
@@ -106,7 +110,7 @@ function Node({
       <rect className="node-box" width={node.width} height={node.height} rx={6} />
       <rect className="node-edge" width={4} height={node.height} rx={2} />
       <g transform="translate(13,11)">
-        <StatusIcon status={node.total ? node.status : 'pending'} />
+        <StatusIcon status={node.total || node.status === 'skipped' ? node.status : 'pending'} />
       </g>
       <text className="node-name" x={33} y={22}>
         {node.id}
@@ -151,6 +155,7 @@ export function DagView({
     return <ErrorState error={dag.error} what="the DAG" onRetry={() => void dag.refetch()} />;
   if (!shape || !input) return null;
   const byId = new Map(input.nodes.map((n) => [n.id, n] as const));
+  const skipped = input.nodes.filter((n) => n.status === 'skipped').length;
   return (
     <div className="dag-view">
       <div className="dag-scroll">
@@ -222,11 +227,16 @@ export function DagView({
         </svg>
       </div>
       <div className="legend">
-        {(['completed', 'running', 'failed', 'pending'] as const).map((s) => (
+        {(['completed', 'running', 'failed', 'pending', 'skipped'] as const).map((s) => (
           <span key={s} className="legend-item">
             <StatusIcon status={s} /> {s}
           </span>
         ))}
+        {skipped ? (
+          <span className="legend-skipped" data-testid="dag-skipped-count">
+            {plural(skipped, 'step')} never ran
+          </span>
+        ) : null}
         <span className="muted">
           Stacked boxes run many tasks (foreach). Dashed arrows loop back (switch). Click a step for
           its tasks.

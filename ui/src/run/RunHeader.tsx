@@ -1,14 +1,33 @@
 import { useState } from 'react';
 import { Link } from 'react-router';
-import type { RunDetail } from '../api/models';
+import type { RunDetail, StepSummary } from '../api/models';
 import { CopyButton } from '../components/CopyButton';
 import { formatCount, plural } from '../components/format';
 import { runsUrl, runUrl } from '../components/paths';
-import { StatusBadge } from '../components/Status';
+import { caughtText, currentStepsText, StatusBadge } from '../components/Status';
 import { Duration, Time } from '../components/Time';
 import { clientSnippet, resumeCommand } from './snippets';
 
-export function RunHeader({ run }: { run: RunDetail }) {
+/** "4 steps · 1 skipped": steps that never ran are counted apart from the rest. */
+export function stepCountsText(c: StepCounts): string {
+  const ran = c.pending + c.running + c.completed + c.failed;
+  const parts = [plural(ran + c.skipped, 'step')];
+  if (c.failed) parts.push(`${formatCount(c.failed)} failed`);
+  if (c.running) parts.push(`${formatCount(c.running)} running`);
+  if (c.skipped) parts.push(`${formatCount(c.skipped)} skipped`);
+  return parts.join(' · ');
+}
+
+type StepCounts = RunDetail['step_counts'];
+
+/** The steps' statuses counted, from the live steps list when it is there. */
+export function countSteps(steps: readonly StepSummary[]): StepCounts {
+  const c: StepCounts = { pending: 0, running: 0, completed: 0, failed: 0, skipped: 0 };
+  for (const s of steps) c[s.status] += 1;
+  return c;
+}
+
+export function RunHeader({ run, steps }: { run: RunDetail; steps?: readonly StepSummary[] }) {
   const [open, setOpen] = useState(false);
   const params = Object.entries(run.parameters ?? {});
   // A few short parameters fit on the tags line; more go in a table that opens on demand.
@@ -26,6 +45,17 @@ export function RunHeader({ run }: { run: RunDetail }) {
           <span className="label">Status</span>
           <span className="value">
             <StatusBadge status={run.status} reason={run.status_reason} />
+            {run.caught_count ? (
+              <span className="badge-note caught-note" data-testid="run-caught">
+                , {caughtText(run.caught_count)}
+              </span>
+            ) : null}
+            {run.status === 'running' && run.current_steps.length ? (
+              <span className="badge-note" data-testid="run-current-steps">
+                {' '}
+                {currentStepsText(run.current_steps)}
+              </span>
+            ) : null}
           </span>
         </div>
         <div className="field">
@@ -60,6 +90,12 @@ export function RunHeader({ run }: { run: RunDetail }) {
         <div className="field">
           <span className="label">Tasks</span>
           <span className="value">{formatCount(run.task_count)}</span>
+        </div>
+        <div className="field">
+          <span className="label">Steps</span>
+          <span className="value" data-testid="run-step-counts">
+            {stepCountsText(steps?.length ? countSteps(steps) : run.step_counts)}
+          </span>
         </div>
         {run.project ? (
           <div className="field">

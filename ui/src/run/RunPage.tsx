@@ -79,7 +79,7 @@ export function RunPage() {
         />
       ) : (
         <>
-          <RunHeader run={run.data} />
+          <RunHeader run={run.data} steps={steps.data?.items} />
           {run.data.status === 'failed' ? <FailureBanner run={run.data} /> : null}
           <Tabs
             tabs={TABS}

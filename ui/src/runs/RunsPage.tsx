@@ -12,7 +12,13 @@ import { formatCount, plural } from '../components/format';
 import { useListKeys } from '../components/keys';
 import { runUrl } from '../components/paths';
 import { EmptyState, ErrorState, Loading } from '../components/States';
-import { StatusIcon, statusLabel } from '../components/Status';
+import {
+  caughtText,
+  currentStepsText,
+  runStatusText,
+  StatusIcon,
+  statusLabel,
+} from '../components/Status';
 import { Duration, Time } from '../components/Time';
 import { useNow } from '../components/useNow';
 import { useWidth } from '../components/useWidth';
@@ -128,7 +134,7 @@ function RunRowView({
   const navigate = useNavigate();
   const to = runUrl(run.flow_id, run.run_id);
   const reason = run.status === 'failed' ? run.status_reason : null;
-  const label = statusLabel(run.status, reason);
+  const label = runStatusText(run);
   const project = run.project ? (
     <span className="project-branch" title="project / branch">
       {run.project}
@@ -202,7 +208,9 @@ function RunRowView({
       {columns.has('finished') ? (
         <span className="td td-time">
           {run.status === 'running' ? (
-            <span className="muted">running</span>
+            <span className="muted" data-testid="run-current-steps">
+              running{run.current_steps.length ? ` · ${currentStepsText(run.current_steps)}` : ''}
+            </span>
           ) : (
             <Time ms={run.finished_at} />
           )}
@@ -222,6 +230,15 @@ function RunRowView({
         <span className="td td-tags">
           {run.status === 'failed' && reason && reason !== 'error' ? (
             <span className="tag tag-reason">{reason}</span>
+          ) : null}
+          {run.caught_count ? (
+            <span
+              className="tag tag-caught"
+              data-testid="run-caught"
+              title="Tasks whose exception @catch swallowed; the run went on"
+            >
+              {caughtText(run.caught_count)}
+            </span>
           ) : null}
           {run.tags.map((t) => (
             <button

@@ -25,6 +25,8 @@ const run = (over: Partial<Run>): Run => ({
   project: null,
   branch: null,
   first_failure: null,
+  caught_count: 0,
+  current_steps: [],
   ...over,
 });
 

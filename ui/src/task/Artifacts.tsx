@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useSearchParams } from 'react-router';
-import type { TaskRef } from '../api/client';
+import { resolveServerUrl, type TaskRef } from '../api/client';
 import type { ArtifactDetail } from '../api/models';
 import { useArtifact, useArtifacts } from '../api/queries';
 import { CopyButton } from '../components/CopyButton';
@@ -65,6 +65,28 @@ function Preview({ a }: { a: ArtifactDetail }) {
             </tbody>
           </table>
         </div>
+      </div>
+    );
+  }
+  if (a.preview_kind === 'text' || a.preview_kind === 'bytes') {
+    // An IncludeFile parameter: the included file itself, as the client's `.data` has it.
+    return (
+      <div className="artifact-included" data-testid="included-file">
+        <div className="muted">
+          Included file ·{' '}
+          {a.preview_kind === 'text'
+            ? 'text'
+            : `binary, ${formatBytes((a.preview_data as { size?: number } | null)?.size ?? null)}`}
+          {a.download_url ? (
+            <>
+              {' · '}
+              <a href={resolveServerUrl(a.download_url)} download={a.name}>
+                Download
+              </a>
+            </>
+          ) : null}
+        </div>
+        {a.preview_kind === 'text' ? <pre className="artifact-pre">{a.preview ?? ''}</pre> : null}
       </div>
     );
   }

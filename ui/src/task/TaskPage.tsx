@@ -57,9 +57,17 @@ function AttemptTabs({
   );
 }
 
+/**
+ * The task's own facts: its status, and its times as every view defines them (docs/API.md:
+ * from the task's registration to its last attempt's end), the same as the Tasks tab and
+ * the timeline's rows. The selected attempt's own times sit below, labelled as the
+ * attempt's, so that the two are never mistaken for each other.
+ */
 function TaskSummary({ task, attempt }: { task: TaskDetail; attempt: Attempt | undefined }) {
-  const status = attempt?.status ?? task.status;
-  const running = status === 'running';
+  // The task's status, as in the Tasks tab: a task whose exception @catch swallowed is
+  // failed (caught) although its attempt ended fine; the attempt's own status is below.
+  const status = task.status;
+  const running = task.status === 'running';
   const pathspec = `${task.flow_id}/${task.run_id}/${task.step_name}/${task.task_id}`;
   return (
     <section className={`run-header status-edge-${status}`} aria-label="Task summary">
@@ -73,11 +81,7 @@ function TaskSummary({ task, attempt }: { task: TaskDetail; attempt: Attempt | u
         <div className="field">
           <span className="label">Status</span>
           <span className="value">
-            <StatusBadge
-              status={status}
-              reason={attempt?.status_reason ?? task.status_reason}
-              caught={task.caught}
-            />
+            <StatusBadge status={status} reason={task.status_reason} caught={task.caught} />
           </span>
         </div>
         {task.foreach_label ? (
@@ -86,25 +90,23 @@ function TaskSummary({ task, attempt }: { task: TaskDetail; attempt: Attempt | u
             <span className="value mono">{task.foreach_label}</span>
           </div>
         ) : null}
-        <div className="field">
+        <div className="field" data-testid="task-started">
           <span className="label">Started</span>
           <span className="value">
-            <Time ms={attempt?.started_at ?? task.started_at} />
+            <Time ms={task.started_at} />
           </span>
         </div>
-        <div className="field">
+        <div className="field" data-testid="task-finished">
           <span className="label">Finished</span>
-          <span className="value">
-            {running ? 'running…' : <Time ms={attempt?.finished_at ?? task.finished_at} />}
-          </span>
+          <span className="value">{running ? 'running…' : <Time ms={task.finished_at} />}</span>
         </div>
-        <div className="field">
+        <div className="field" data-testid="task-duration">
           <span className="label">Duration</span>
           <span className="value">
             <Duration
-              startedAt={attempt?.started_at ?? task.started_at}
-              finishedAt={attempt?.finished_at ?? task.finished_at}
-              durationMs={attempt ? null : task.duration_ms}
+              startedAt={task.started_at}
+              finishedAt={task.finished_at}
+              durationMs={task.duration_ms}
               running={running}
             />
           </span>
@@ -114,7 +116,52 @@ function TaskSummary({ task, attempt }: { task: TaskDetail; attempt: Attempt | u
           <span className="value">{task.attempts.length || 1}</span>
         </div>
       </div>
+      {attempt ? (
+        <AttemptSummary
+          attempt={attempt}
+          caught={task.caught && attempt.attempt === task.attempt}
+        />
+      ) : null}
     </section>
+  );
+}
+
+/** One attempt's own status and times, named as the attempt's. */
+function AttemptSummary({ attempt, caught }: { attempt: Attempt; caught: boolean }) {
+  const running = attempt.status === 'running';
+  const n = attempt.attempt;
+  return (
+    <div className="attempt-summary" data-testid="attempt-summary">
+      <span className="attempt-name">Attempt {n}</span>
+      {/* Not a .status-badge: the header's one badge is the task's. */}
+      <span
+        className={`attempt-field attempt-status status-text status-${attempt.status}`}
+        data-testid="attempt-status"
+      >
+        <StatusIcon status={attempt.status} /> {statusLabel(attempt.status, attempt.status_reason)}
+      </span>
+      {caught ? (
+        <span className="attempt-field muted" data-testid="attempt-caught">
+          its exception was caught by @catch, so the task failed and the run went on
+        </span>
+      ) : null}
+      <span className="attempt-field" data-testid="attempt-started">
+        <span className="label">attempt started</span> <Time ms={attempt.started_at} />
+      </span>
+      <span className="attempt-field" data-testid="attempt-finished">
+        <span className="label">attempt finished</span>{' '}
+        {running ? 'running…' : <Time ms={attempt.finished_at} />}
+      </span>
+      <span className="attempt-field" data-testid="attempt-duration">
+        <span className="label">attempt duration</span>{' '}
+        <Duration
+          startedAt={attempt.started_at}
+          finishedAt={attempt.finished_at}
+          durationMs={null}
+          running={running}
+        />
+      </span>
+    </div>
   );
 }
 

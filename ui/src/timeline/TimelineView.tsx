@@ -707,15 +707,20 @@ function HoverCard({
           : `attempt ${model.attemptNumber[attempt]}${nAttempts > 1 ? ` of ${nAttempts}` : ''}`}{' '}
         · <span className={`status-text status-${status}`}>{statusLabel(status)}</span>
       </div>
-      <div>started {formatTime(start, tz)}</div>
+      {/* Over an attempt's bar, its own times, named as the attempt's (docs/API.md). */}
+      <div>
+        {whole ? 'started' : 'attempt started'} {formatTime(start, tz)}
+      </div>
       <div>
         {Number.isNaN(endRaw)
           ? status === 'running'
             ? 'still running'
             : 'no end recorded'
-          : `finished ${formatTime(endRaw, tz)}`}
+          : `${whole ? 'finished' : 'attempt finished'} ${formatTime(endRaw, tz)}`}
       </div>
-      <div>duration {formatDuration(end - start)}</div>
+      <div>
+        {whole ? 'duration' : 'attempt duration'} {formatDuration(end - start)}
+      </div>
       <div className="muted">click to open</div>
     </div>
   );

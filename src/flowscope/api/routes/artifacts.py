@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
 
 from flowscope.api.deps import (
     DATASTORE_ERRORS,
@@ -18,6 +19,7 @@ from flowscope.api.models import ArtifactDetail, ArtifactPage
 from flowscope.api.responses import FastJSON, page
 from flowscope.datastore import DatastoreError, DatastoreUnavailable, DatastoreUnsupported
 from flowscope.datastore import preview as previews
+from flowscope.datastore.included_file import IncludedFileRef
 
 router = APIRouter(tags=["artifacts"])
 
@@ -45,6 +47,7 @@ def list_artifacts(
 
 @router.get(TASK + "/artifacts/{name}", response_model=ArtifactDetail, responses=DATASTORE_ERRORS)
 def get_artifact(
+    request: Request,
     ref: Run,
     task: TaskRow,
     datastore: Datastore,
@@ -64,6 +67,7 @@ def get_artifact(
         "preview": None,
         "preview_kind": None,
         "preview_data": None,
+        "download_url": None,
         "load_snippet": previews.load_snippet(str(pathspec), name, number),
     }
     try:
@@ -79,7 +83,18 @@ def get_artifact(
     except DatastoreError as exc:
         body["preview"] = str(exc)
         return FastJSON(body)
-    made = previews.make_preview(value)
+    if isinstance(value, IncludedFileRef):
+        try:
+            content = datastore.read_included_file(value, ref.flow_id, max_bytes=PREVIEW_MAX_BYTES)
+        except (DatastoreUnavailable, DatastoreUnsupported):
+            raise
+        except DatastoreError as exc:
+            body["preview"] = f"included file: {exc}"
+            return FastJSON(body)
+        made = previews.included_preview(content)
+        body["download_url"] = f"{request.url.path.rstrip('/')}/download?attempt={number}"
+    else:
+        made = previews.make_preview(value)
     body.update(
         previewable=True,
         preview=made.preview,
@@ -87,3 +102,46 @@ def get_artifact(
         preview_data=made.preview_data,
     )
     return FastJSON(body)
+
+
+# An included file is served whole up to this size (Metaflow itself reads it into memory).
+DOWNLOAD_MAX_BYTES = 200_000_000
+
+
+@router.get(
+    TASK + "/artifacts/{name}/download",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}, **DATASTORE_ERRORS},
+)
+def download_artifact(
+    ref: Run,
+    task: TaskRow,
+    datastore: Datastore,
+    name: str,
+    attempt: Annotated[int | None, Query(ge=0)] = None,
+) -> Response:
+    """The content of an IncludeFile parameter, byte for byte as the client's `.data` (404
+    for any other artifact: their values are Python objects, not files)."""
+    number = pick_attempt(task, attempt)
+    pathspec = task_pathspec(ref, task)
+    artifact = next((a for a in datastore.list_artifacts(pathspec, number) if a.name == name), None)
+    if artifact is None:
+        raise HTTPException(404, f"artifact {name} not found")
+    value = datastore.load_artifact(
+        ref.flow_id,
+        artifact.sha,
+        max_bytes=PREVIEW_MAX_BYTES,
+        encoding=artifact.encoding,
+        location=artifact.location,
+    )
+    if not isinstance(value, IncludedFileRef):
+        raise HTTPException(404, f"artifact {name} is not an included file")
+    content = datastore.read_included_file(value, ref.flow_id, max_bytes=DOWNLOAD_MAX_BYTES)
+    media = (
+        f"text/plain; charset={content.encoding}" if content.is_text else "application/octet-stream"
+    )
+    return Response(
+        content.data,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

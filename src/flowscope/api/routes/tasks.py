@@ -13,6 +13,7 @@ from flowscope.api.responses import FastJSON, page
 from flowscope.datastore import DatastoreError
 from flowscope.datastore.base import Datastore, Stream
 from flowscope.datastore.exceptions import find_exception
+from flowscope.ingest.sources import distinct_metadata
 from flowscope.pathspec import Pathspec
 
 router = APIRouter(tags=["tasks"])
@@ -54,7 +55,8 @@ def get_task(ctx: Ctx, ref: Run, task: TaskRow) -> FastJSON:
     detail["exception"] = None
     details = ctx.details_for(ref)
     if details is not None:
-        detail["metadata"] = [vars(m) for m in details.task_metadata(task_pathspec(ref, task))]
+        entries = distinct_metadata(details.task_metadata(task_pathspec(ref, task)))
+        detail["metadata"] = [vars(m) for m in entries]
     datastore = ctx.datastore_for(ref)
     if datastore is not None:
         # When the datastore cannot be read the page still renders from the index; the

@@ -30,9 +30,16 @@ class TrainFlow(FlowSpec):
 
     @step
     def merge(self, inputs):
-        """Join the branch, then fan out over the rates."""
+        """Join the branch."""
         self.rows = inputs.load_data.rows
         self.features = inputs.load_features.features
+        self.merge_artifacts(inputs, include=["rates"])
+        self.next(self.fan_out)
+
+    @step
+    def fan_out(self):
+        """Fan out over the rates (a join cannot also split: Metaflow 2.19 refuses it)."""
+        print(f"training {len(self.rates)} models on {self.rows} rows")
         self.next(self.train, foreach="rates")
 
     @retry(times=2, minutes_between_retries=0)
