@@ -100,7 +100,7 @@ class ServiceFollower:
         started = time.monotonic()
         # Serve from the start: the newest runs are in within the first batch.
         self.ready.set()
-        stats = self.source.sync(self._sync_progress)
+        stats = self.source.catch_up(self._sync_progress)
         log.info("synced %d runs in %.1fs", stats.runs_seen, time.monotonic() - started)
         if self._on_synced is not None:
             self._on_synced(stats.runs_seen, time.monotonic() - started)

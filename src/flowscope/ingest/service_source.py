@@ -76,8 +76,54 @@ class ServiceSource:
         self.mark: v3.HighWater | None = None
         self._newest_ts = 0
         self._last_sweep = 0.0
+        # Where this index's last sync or follow stopped, kept in the index itself: it is
+        # only true of the index it was written with.
+        self._mark_key = f"service-mark:{self.source_id}"
+        self._saved: v3.HighWater | None = None
 
     # ---- the first pass --------------------------------------------------------------
+
+    def catch_up(self, progress: ProgressCallback | None = None) -> SyncStats:
+        """Bring the index up to date: from where the last sync or follow of this index
+        stopped when it says (a restart reads what changed since, not the whole
+        archive), else by a full sync."""
+        saved = self._saved_mark()
+        if saved is not None:
+            mark, newest_ts = saved
+            with self.v3_engine.connect() as conn:
+                now = v3.high_water(conn)
+            # ids only grow; a database whose ids are behind the mark is another one
+            # (restored from a backup, recreated): sync it whole.
+            if now.metadata_id >= mark.metadata_id and now.task_id >= mark.task_id:
+                self.mark, self._newest_ts = mark, newest_ts
+                self._last_sweep = time.monotonic()
+                started = time.monotonic()
+                stats = self.follow_once()
+                stats.seconds = time.monotonic() - started
+                return stats
+        return self.sync(progress)
+
+    def _saved_mark(self) -> tuple[v3.HighWater, int] | None:
+        raw = self.store.get_state(self._mark_key)
+        if raw is None:
+            return None
+        try:
+            saved = orjson.loads(raw)
+            return v3.HighWater(int(saved["metadata_id"]), int(saved["task_id"])), int(
+                saved["newest_ts"]
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.warning("ignoring an unreadable sync mark in the index; syncing in full")
+            return None
+
+    def _save_mark(self, mark: v3.HighWater) -> None:
+        if mark == self._saved:
+            return
+        value = {"metadata_id": mark.metadata_id, "task_id": mark.task_id}
+        self.store.set_state(
+            self._mark_key, orjson.dumps({**value, "newest_ts": self._newest_ts}).decode()
+        )
+        self._saved = mark
 
     def sync(self, progress: ProgressCallback | None = None, batch: int = SYNC_BATCH) -> SyncStats:
         """Every run of the database, newest first; runs gone from it are pruned."""
@@ -118,6 +164,7 @@ class ServiceSource:
         if gone:
             self.store.delete_runs(gone)
         self.mark = mark
+        self._save_mark(mark)
         self._last_sweep = time.monotonic()
         stats.seconds = time.monotonic() - started
         return stats
@@ -154,6 +201,7 @@ class ServiceSource:
                     continue
                 self._write(RunRows(found[0]), (conn, task_ids), stats)
             self.mark = touched.mark
+        self._save_mark(self.mark)
         return stats
 
     def _service_keys(
