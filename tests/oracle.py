@@ -232,7 +232,8 @@ def oracle_step_task_counts(pathspec: str) -> dict[str, dict[str, int]]:
 
 def _all_tasks(run: Any) -> list[Any]:
     tasks = [task for step in run for task in step]
-    return sorted(tasks, key=lambda task: int(task.id))
+    # @parallel workers have ids like `2_node_1`: after their control task `2`.
+    return sorted(tasks, key=lambda task: (int(task.id.split("_", 1)[0]), task.id))
 
 
 def _task_status(task: Any) -> str:

@@ -91,6 +91,14 @@ class FlowPage(BaseModel):
     next_cursor: str | None
 
 
+class StepDecorator(BaseModel):
+    name: str = Field(description="e.g. retry, catch, timeout, resources, kubernetes")
+    attributes: dict[str, Any] = Field(description="As recorded in `_graph_info`")
+    inserted_by: list[str] | str | None = Field(
+        default=None, description="What added it when it was not written on the step"
+    )
+
+
 class DagStep(BaseModel):
     type: str
     next: list[str]
@@ -98,6 +106,12 @@ class DagStep(BaseModel):
     foreach_artifact: str | None = None
     matching_join: str | None = None
     switch_cases: dict[str, str] | None = None
+    decorators: list[StepDecorator] = Field(
+        default_factory=list, description="The step's decorators, from `_graph_info`"
+    )
+    num_parallel: int | None = Field(
+        default=None, description="Gang size a split-parallel step starts (@parallel)"
+    )
 
 
 class Dag(BaseModel):
@@ -175,6 +189,7 @@ class TaskDetail(Task):
     attempts: list[Attempt]
     metadata: list[MetadataItem]
     exception: TaskException | None
+    decorators: list[StepDecorator] = Field(description="Its step's decorators")
 
 
 class TimelineTasks(BaseModel):

@@ -196,6 +196,7 @@ describe('task page', () => {
       },
     ],
     exception: null,
+    decorators: [],
     metadata: [],
   };
 

@@ -122,6 +122,7 @@ describe('LiveCache: a task page', () => {
       ...task('work', '2'),
       attempts: [],
       exception: null,
+      decorators: [],
       metadata: [],
     };
     qc.setQueryData(keys.taskDetail(T), detail);
@@ -161,6 +162,7 @@ describe('LiveCache: a task page', () => {
       ...task('work', '2'),
       attempts: [],
       exception: null,
+      decorators: [],
       metadata: [],
     };
     qc.setQueryData(keys.taskDetail(T), detail);

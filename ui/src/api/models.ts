@@ -11,6 +11,7 @@ export type StatusReason = NonNullable<Run['status_reason']>;
 export type FlowSummary = S['Flow'];
 export type Dag = S['Dag'];
 export type DagStep = S['DagStep'];
+export type StepDecorator = S['StepDecorator'];
 export type StepSummary = S['Step'];
 export type TaskCounts = S['TaskCounts'];
 export type Task = S['Task'];

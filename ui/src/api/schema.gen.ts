@@ -415,6 +415,11 @@ export interface components {
         };
         /** DagStep */
         DagStep: {
+            /**
+             * Decorators
+             * @description The step's decorators, from `_graph_info`
+             */
+            decorators?: components["schemas"]["StepDecorator"][];
             /** Doc */
             doc: string;
             /** Foreach Artifact */
@@ -423,6 +428,11 @@ export interface components {
             matching_join?: string | null;
             /** Next */
             next: string[];
+            /**
+             * Num Parallel
+             * @description Gang size a split-parallel step starts (@parallel)
+             */
+            num_parallel?: number | null;
             /** Switch Cases */
             switch_cases?: {
                 [key: string]: string;
@@ -667,6 +677,26 @@ export interface components {
             /** Type */
             type: string | null;
         };
+        /** StepDecorator */
+        StepDecorator: {
+            /**
+             * Attributes
+             * @description As recorded in `_graph_info`
+             */
+            attributes: {
+                [key: string]: unknown;
+            };
+            /**
+             * Inserted By
+             * @description What added it when it was not written on the step
+             */
+            inserted_by?: string[] | string | null;
+            /**
+             * Name
+             * @description e.g. retry, catch, timeout, resources, kubernetes
+             */
+            name: string;
+        };
         /** StepPage */
         StepPage: {
             /** Items */
@@ -748,6 +778,11 @@ export interface components {
              * @description @catch caught this task's exception
              */
             caught: boolean;
+            /**
+             * Decorators
+             * @description Its step's decorators
+             */
+            decorators: components["schemas"]["StepDecorator"][];
             /** Duration Ms */
             duration_ms: number | null;
             exception: components["schemas"]["TaskException"] | null;

@@ -1,6 +1,7 @@
 import type { UseQueryResult } from '@tanstack/react-query';
 import { useMemo } from 'react';
 import type { Dag, Page, StepSummary } from '../api/models';
+import { Decorators } from '../components/Decorators';
 import { ErrorState, Loading } from '../components/States';
 import { StatusIcon, statusLabel } from '../components/Status';
 import { countsText, dagInput, edgePath, labelPoint, layoutDag, type PlacedNode } from './layout';
@@ -87,7 +88,9 @@ function Node({
     >
       {/* Its tooltip and its spoken name: what it shows, and the step's docstring. */}
       <title>
-        {`${node.id}${kind ? ` (${kind})` : ''}: ${sub}${node.doc ? `. ${node.doc}` : ''}`}
+        {`${node.id}${kind ? ` (${kind})` : ''}: ${sub}${node.doc ? `. ${node.doc}` : ''}${
+          node.decorators.length ? `. ${node.decorators.map((d) => `@${d}`).join(' ')}` : ''
+        }`}
       </title>
       {node.multi ? (
         <>
@@ -235,6 +238,39 @@ export function DagView({
           <span className="error-message">Step counts unavailable: {String(steps.error)}</span>
         ) : null}
       </div>
+      <StepDetails dag={dag.data} order={shape.nodes.map((n) => n.id)} />
     </div>
+  );
+}
+
+// What each node stands for beyond its status: its kind, gang size and decorators.
+function StepDetails({ dag, order }: { dag: Dag | undefined; order: string[] }) {
+  if (!dag) return null;
+  const rows = order.filter((name) => {
+    const s = dag.steps[name];
+    return s && ((s.decorators ?? []).length > 0 || s.num_parallel);
+  });
+  if (!rows.length) return null;
+  return (
+    <section className="dag-details" aria-label="Step details">
+      <h3>Step details</h3>
+      <dl>
+        {rows.map((name) => {
+          const s = dag.steps[name];
+          if (!s) return null;
+          return (
+            <div key={name} className="dag-detail" data-step={name}>
+              <dt className="mono">{name}</dt>
+              <dd>
+                {s.num_parallel ? (
+                  <span className="num-parallel">num_parallel={s.num_parallel} </span>
+                ) : null}
+                <Decorators decorators={s.decorators ?? []} />
+              </dd>
+            </div>
+          );
+        })}
+      </dl>
+    </section>
   );
 }

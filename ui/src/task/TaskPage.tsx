@@ -7,6 +7,7 @@ import { useTask } from '../api/queries';
 import { useLiveStream } from '../api/useLive';
 import { Breadcrumbs } from '../components/Breadcrumbs';
 import { CopyButton } from '../components/CopyButton';
+import { Decorators } from '../components/Decorators';
 import { runUrl } from '../components/paths';
 import { ErrorState, Loading } from '../components/States';
 import { StatusBadge, StatusIcon, statusLabel } from '../components/Status';
@@ -113,6 +114,14 @@ function TaskSummary({ task, attempt }: { task: TaskDetail; attempt: Attempt | u
           <span className="label">Attempts</span>
           <span className="value">{task.attempts.length || 1}</span>
         </div>
+        {task.decorators.length ? (
+          <div className="field field-wide task-decorators">
+            <span className="label">Decorators</span>
+            <span className="value">
+              <Decorators decorators={task.decorators} />
+            </span>
+          </div>
+        ) : null}
       </div>
     </section>
   );

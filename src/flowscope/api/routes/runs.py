@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from flowscope.api.deps import Ctx, Run
 from flowscope.api.models import Dag, FlowPage, RunDetail, RunPage, StepPage
+from flowscope.api.records.decorators import step_decorators
 from flowscope.api.responses import FastJSON, page
 from flowscope.store import RunFilters
 
@@ -85,6 +86,10 @@ def dag_of(graph: dict[str, Any]) -> dict[str, Any]:
             "foreach_artifact": info.get("foreach_artifact"),
             "matching_join": info.get("matching_join"),
             "switch_cases": info.get("switch_cases"),
+            "decorators": step_decorators(graph, name),
+            "num_parallel": info.get("num_parallel")
+            if isinstance(info.get("num_parallel"), int)
+            else None,
         }
     return {
         "steps": steps,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from flowscope.api.deps import Ctx, Run, TaskRow, task_pathspec
 from flowscope.api.models import TaskDetail, TaskPage
+from flowscope.api.records.decorators import step_decorators
 from flowscope.api.responses import FastJSON, page
 from flowscope.datastore import DatastoreError
 from flowscope.datastore.base import Datastore, Stream
@@ -52,6 +53,7 @@ def get_task(ctx: Ctx, ref: Run, task: TaskRow) -> FastJSON:
     detail: dict[str, Any] = dict(task)
     detail["metadata"] = []
     detail["exception"] = None
+    detail["decorators"] = step_decorators(ref.graph, task["step_name"])
     details = ctx.details_for(ref)
     if details is not None:
         detail["metadata"] = [vars(m) for m in details.task_metadata(task_pathspec(ref, task))]
