@@ -53,3 +53,43 @@ def test_step_decorators_match_graph_info(api: TestClient, fixture_runs: dict[st
     ]
     timeout = next(d for d in detail["decorators"] if d["name"] == "timeout")
     assert timeout["attributes"]["seconds"] == 2
+
+
+# ---- exceptions ----------------------------------------------------------------------
+
+
+def test_every_failed_attempt_has_its_exception(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
+    pathspec = fixture_runs["timeout"]
+    mf = oracle._client()
+    task = _client_run(pathspec)["slow"].task
+    detail = _get(api, _task_path(pathspec, "slow", task.id))
+    found = {e["attempt"]: e for e in detail["exceptions"]}
+    assert sorted(found) == [0, 1]
+
+    # Attempt 0: @timeout's TimeoutException, in `_exception`, as the client has it.
+    first = mf.Task(task.pathspec, attempt=0).exception
+    assert found[0]["type"] == first.type == "metaflow.plugins.timeout_decorator.TimeoutException"
+    assert found[0]["source"] == "_exception" and not found[0]["caught"]
+    assert found[0]["traceback"] == first.stacktrace
+    assert found[0]["message"].startswith("Step slow timed out after")
+
+    # Attempt 1: the same exception, kept by @catch in its variable.
+    caught = mf.Task(task.pathspec, attempt=1)["timed_out"].data
+    assert found[1]["type"] == caught.type and found[1]["caught"]
+    assert found[1]["source"] == "timed_out"
+    assert "timeout_flow.py" in found[1]["traceback"]
+    assert detail["exception"] == found[1]
+
+
+def test_retried_task_keeps_the_first_attempts_exception(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
+    pathspec = fixture_runs["retry"]
+    task = _client_run(pathspec)["flaky"].task
+    detail = _get(api, _task_path(pathspec, "flaky", task.id))
+    assert [e["attempt"] for e in detail["exceptions"]] == [0]
+    theirs = oracle._client().Task(task.pathspec, attempt=0).exception
+    assert detail["exceptions"][0]["type"] == theirs.type == "builtins.RuntimeError"
+    assert detail["exceptions"][0]["message"] == "flaky failure on the first attempt"

@@ -27,3 +27,29 @@ test('decorators: the DAG details and the task page list each step’s decorator
   await expect(decos.locator('[data-decorator="timeout"]')).toContainText('seconds=2');
   await expect(decos.locator('[data-decorator="catch"]')).toBeVisible();
 });
+
+test('exceptions: each failed attempt shows its own, the user’s frames highlighted', async ({
+  page,
+  request,
+}) => {
+  const r = fixtureRun('timeout');
+  const [task] = await stepTasks(request, r, 'slow');
+  if (!task) throw new Error('no slow task');
+  await page.goto(`${r.flow}/${r.run}/slow/${task.task_id}?attempt=0`);
+  const panel = page.locator('section.exception');
+  await expect(panel.locator('.exception-line')).toContainText(
+    'metaflow.plugins.timeout_decorator.TimeoutException: Step slow timed out',
+  );
+  await expect(panel.locator('.exception-title')).toHaveText('Attempt 0');
+  await expect(panel.locator('.exception-user')).toContainText('timeout_flow.py');
+  await panel.getByRole('button', { name: 'Show traceback' }).click();
+  await expect(panel.locator('.tb-user').first()).toContainText('timeout_flow.py');
+  const library = panel.locator('.tb-library').first();
+  await expect(library.locator('summary')).toContainText('library frame');
+  // Collapsed: Metaflow's own frames are there but folded away.
+  await expect(library).not.toHaveAttribute('open', '');
+
+  await page.goto(`${r.flow}/${r.run}/slow/${task.task_id}?attempt=1`);
+  await expect(panel.locator('.exception-title')).toHaveText('Attempt 1 · caught by @catch');
+  await expect(panel.locator('.exception-line')).toContainText('TimeoutException');
+});

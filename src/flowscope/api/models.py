@@ -179,16 +179,23 @@ class MetadataItem(BaseModel):
 
 
 class TaskException(BaseModel):
-    type: str
+    type: str = Field(description="Dotted, as Metaflow records it: builtins.ValueError")
     message: str
     traceback: str
     attempt: int
+    caught: bool = Field(False, description="@catch swallowed this one")
+    source: str | None = Field(
+        None,
+        description="Where it was read: `_exception`, the @catch variable's name, or "
+        "`log:stdout`/`log:stderr` when no artifact holds it",
+    )
 
 
 class TaskDetail(Task):
     attempts: list[Attempt]
     metadata: list[MetadataItem]
-    exception: TaskException | None
+    exception: TaskException | None = Field(description="The latest of `exceptions`")
+    exceptions: list[TaskException] = Field(description="Every failed attempt's, oldest first")
     decorators: list[StepDecorator] = Field(description="Its step's decorators")
 
 

@@ -197,6 +197,7 @@ describe('task page', () => {
     ],
     exception: null,
     decorators: [],
+    exceptions: [],
     metadata: [],
   };
 

@@ -123,6 +123,7 @@ describe('LiveCache: a task page', () => {
       attempts: [],
       exception: null,
       decorators: [],
+      exceptions: [],
       metadata: [],
     };
     qc.setQueryData(keys.taskDetail(T), detail);
@@ -163,6 +164,7 @@ describe('LiveCache: a task page', () => {
       attempts: [],
       exception: null,
       decorators: [],
+      exceptions: [],
       metadata: [],
     };
     qc.setQueryData(keys.taskDetail(T), detail);

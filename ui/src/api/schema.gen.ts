@@ -785,7 +785,13 @@ export interface components {
             decorators: components["schemas"]["StepDecorator"][];
             /** Duration Ms */
             duration_ms: number | null;
+            /** @description The latest of `exceptions` */
             exception: components["schemas"]["TaskException"] | null;
+            /**
+             * Exceptions
+             * @description Every failed attempt's, oldest first
+             */
+            exceptions: components["schemas"]["TaskException"][];
             /** Finished At */
             finished_at: number | null;
             /** Flow Id */
@@ -814,11 +820,25 @@ export interface components {
         TaskException: {
             /** Attempt */
             attempt: number;
+            /**
+             * Caught
+             * @description @catch swallowed this one
+             * @default false
+             */
+            caught: boolean;
             /** Message */
             message: string;
+            /**
+             * Source
+             * @description Where it was read: `_exception`, the @catch variable's name, or `log:stdout`/`log:stderr` when no artifact holds it
+             */
+            source?: string | null;
             /** Traceback */
             traceback: string;
-            /** Type */
+            /**
+             * Type
+             * @description Dotted, as Metaflow records it: builtins.ValueError
+             */
             type: string;
         };
         /** TaskPage */

@@ -171,8 +171,9 @@ export function TaskPage() {
 
   const attempt = task.data?.attempts.find((a) => a.attempt === attemptNum);
   const live = (attempt?.status ?? task.data?.status) === 'running';
-  // The API reports the exception of the latest failed attempt, naming that attempt.
-  const showException = task.data?.exception?.attempt === attemptNum;
+  // Every failed attempt's exception, each naming its attempt.
+  const attemptException = task.data?.exceptions.find((e) => e.attempt === attemptNum);
+  const showException = attemptException !== undefined;
 
   return (
     <div className="page page-task">
@@ -193,8 +194,11 @@ export function TaskPage() {
             current={attemptNum}
             onChange={(a) => set('attempt', String(a))}
           />
-          {showException && task.data.exception ? (
-            <ExceptionPanel exception={task.data.exception} />
+          {attemptException ? (
+            <ExceptionPanel
+              exception={attemptException}
+              title={`Attempt ${attemptNum}${attemptException.caught ? ' · caught by @catch' : ''}`}
+            />
           ) : null}
           {attempt?.status === 'failed' && !showException ? (
             <div className="notice">
