@@ -135,6 +135,7 @@ def oracle_run(pathspec: str) -> JSON:
         "branch": _system_tag(run.system_tags, "project_branch:"),
         "first_failure": _first_failure(failed) if status == "failed" else None,
         "parameters": _parameters(run),
+        "configs": _parameters(run, configs=True),
         "origin_run_id": _origin_run_id(run),
         "task_count": len(tasks),
     }
@@ -153,11 +154,16 @@ def _first_failure(failed: list[Any]) -> JSON | None:
     return {"step_name": step_name, "task_id": task_id}
 
 
-def _parameters(run: Any) -> dict[str, str]:
-    """Parameter name -> repr(value), from the `_parameters` task the client hides."""
+def _parameters(run: Any, configs: bool = False) -> dict[str, str]:
+    """Parameter name -> repr(value), from the `_parameters` task the client hides; with
+    `configs`, the `Config`s instead (declared beside them, with type "Config")."""
     params_task = run["_parameters"].task
     declared = params_task["_graph_info"].data.get("parameters", [])
-    return {param["name"]: repr(params_task[param["name"]].data) for param in declared}
+    return {
+        param["name"]: repr(params_task[param["name"]].data)
+        for param in declared
+        if (param.get("type") == "Config") == configs
+    }
 
 
 def _origin_run_id(run: Any) -> str | None:

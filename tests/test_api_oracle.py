@@ -85,7 +85,16 @@ def test_run_matches_client(api: TestClient, fixture_runs: dict[str, str], name:
     flow_id, run_id = pathspec.split("/")
     ours = _get(api, f"/flows/{flow_id}/runs/{run_id}")
     production = any(t.startswith("production:") for t in ours["system_tags"])
-    for key in ("flow_id", "run_id", "user", "status", "project", "branch", "parameters"):
+    for key in (
+        "flow_id",
+        "run_id",
+        "user",
+        "status",
+        "project",
+        "branch",
+        "parameters",
+        "configs",
+    ):
         if key == "user" and production:
             assert expected["user"] is None and ours["user"] == "tester"
             continue

@@ -93,3 +93,17 @@ def test_retried_task_keeps_the_first_attempts_exception(
     theirs = oracle._client().Task(task.pathspec, attempt=0).exception
     assert detail["exceptions"][0]["type"] == theirs.type == "builtins.RuntimeError"
     assert detail["exceptions"][0]["message"] == "flaky failure on the first attempt"
+
+
+# ---- configs -------------------------------------------------------------------------
+
+
+def test_configs_are_apart_from_parameters(api: TestClient, fixture_runs: dict[str, str]) -> None:
+    pathspec = fixture_runs["config"]
+    flow_id, run_id = pathspec.split("/")
+    ours = _get(api, f"/flows/{flow_id}/runs/{run_id}")
+    params_task = _client_run(pathspec)["_parameters"].task
+    assert ours["parameters"] == {"alpha": repr(params_task["alpha"].data)} == {"alpha": "0.5"}
+    settings = params_task["settings"].data
+    assert settings == {"learning_rate": 0.1, "layers": [64, 32]}
+    assert ours["configs"] == {"settings": repr(settings)}

@@ -53,3 +53,14 @@ test('exceptions: each failed attempt shows its own, the user’s frames highlig
   await expect(panel.locator('.exception-title')).toHaveText('Attempt 1 · caught by @catch');
   await expect(panel.locator('.exception-line')).toContainText('TimeoutException');
 });
+
+test('configs: shown as configs, apart from the parameters', async ({ page }) => {
+  const r = fixtureRun('config');
+  await page.goto(`${r.flow}/${r.run}`);
+  const configs = page.locator('.run-configs');
+  await expect(configs.locator('tr[data-config="settings"]')).toContainText(
+    "{'learning_rate': 0.1, 'layers': [64, 32]}",
+  );
+  await expect(page.locator('.params-inline')).toContainText('alpha=0.5');
+  await expect(page.locator('.params-inline')).not.toContainText('settings');
+});

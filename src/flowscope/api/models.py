@@ -60,6 +60,9 @@ class Run(BaseModel):
 
 class RunDetail(Run):
     parameters: dict[str, str] = Field(description="Parameter name -> repr of its value")
+    configs: dict[str, str] = Field(
+        description="Config name -> repr of its value (a dict); not among `parameters`"
+    )
     origin_run_id: str | None
     task_count: int
     script_name: str | None = Field(description="The flow's file, e.g. for a resume command")

@@ -606,6 +606,13 @@ export interface components {
         RunDetail: {
             /** Branch */
             branch: string | null;
+            /**
+             * Configs
+             * @description Config name -> repr of its value (a dict); not among `parameters`
+             */
+            configs: {
+                [key: string]: string;
+            };
             /** Duration Ms */
             duration_ms: number | null;
             /** Finished At */

@@ -11,6 +11,7 @@ import { type TabDef, Tabs } from '../components/Tabs';
 import { TimelineView } from '../timeline/TimelineView';
 import { FailureBanner } from './FailureBanner';
 import { RunHeader } from './RunHeader';
+import { RunRecords } from './RunRecords';
 import { TasksTab } from './TasksTab';
 
 // The graph-layout library is the largest dependency: load it with the DAG tab only.
@@ -80,6 +81,7 @@ export function RunPage() {
       ) : (
         <>
           <RunHeader run={run.data} />
+          <RunRecords run={run.data} />
           {run.data.status === 'failed' ? <FailureBanner run={run.data} /> : null}
           <Tabs
             tabs={TABS}

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from flowscope.api.deps import Ctx, Run
 from flowscope.api.models import Dag, FlowPage, RunDetail, RunPage, StepPage
+from flowscope.api.records.configs import split_configs
 from flowscope.api.records.decorators import step_decorators
 from flowscope.api.responses import FastJSON, page
 from flowscope.store import RunFilters
@@ -64,6 +65,7 @@ def get_run(ctx: Ctx, ref: Run) -> FastJSON:
     run = ctx.store.get_run(ref)
     if run is None:  # deleted between lookup and read
         raise HTTPException(404, f"run {ref.flow_id}/{ref.run_id} not found")
+    run["parameters"], run["configs"] = split_configs(ref.graph, run.get("parameters") or {})
     return FastJSON(run)
 
 
