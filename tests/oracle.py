@@ -257,6 +257,10 @@ def _foreach_label(task: Any) -> str | None:
     if not stack:
         return None
     frame = stack[-1]
+    if frame.var == "_parallel_ubf_iter":
+        # Knowingly different: a @parallel gang's members are labelled by their role
+        # (control, worker N), not by Metaflow's internal gang iterator.
+        return None
     return f"{frame.var}[{frame.index}]={frame.value}"
 
 

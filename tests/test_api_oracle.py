@@ -6,6 +6,8 @@ Where flowscope knowingly differs from the client, the test says so:
 - a run started with a production token (the `argo` and `sfn` fixtures, as a scheduler
   starts them) has no `user:` system tag, so the client's `Run.user` is None; flowscope
   keeps the run record's `user_name`, who deployed it;
+- a @parallel gang member has no `foreach_label` (the client's `Task.index` names
+  Metaflow's internal `_parallel_ubf_iter`); the API's `parallel` names its role;
 - a failed run has a `finished_at` (when its last task ended); the client has none
   because it only looks at the end task.
 Times are compared with a tolerance: the client and flowscope read different markers
@@ -67,6 +69,7 @@ FIXTURES = [
     "tags",
     "timeout",
     "config",
+    "parallel",
     "argo",
     "sfn",
 ]

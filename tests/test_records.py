@@ -107,3 +107,30 @@ def test_configs_are_apart_from_parameters(api: TestClient, fixture_runs: dict[s
     settings = params_task["settings"].data
     assert settings == {"learning_rate": 0.1, "layers": [64, 32]}
     assert ours["configs"] == {"settings": repr(settings)}
+
+
+# ---- @parallel -----------------------------------------------------------------------
+
+
+def test_parallel_gang_is_labelled(api: TestClient, fixture_runs: dict[str, str]) -> None:
+    pathspec = fixture_runs["parallel"]
+    flow_id, run_id = pathspec.split("/")
+    dag = _get(api, f"/flows/{flow_id}/runs/{run_id}/dag")
+    recorded = oracle._graph_info(_client_run(pathspec))["steps"]
+    assert dag["steps"]["start"]["num_parallel"] == recorded["start"]["num_parallel"] == 3
+    assert dag["steps"]["start"]["type"] == "split-parallel"
+
+    client_tasks = {t.id: t for t in _client_run(pathspec)["train"]}
+    assert sorted(client_tasks) == ["2", "2_node_1", "2_node_2"]
+    for task_id, task in client_tasks.items():
+        detail = _get(api, _task_path(pathspec, "train", task_id))
+        control = task.metadata_dict.get("internal_task_type") == "control_task"
+        assert detail["parallel"] == {
+            "role": "control" if control else "worker",
+            "node_index": task["node"].data,  # current.parallel.node_index in the task
+            "num_parallel": 3,
+        }, task_id
+    assert [t for t in client_tasks if "_node_" not in t] == ["2"]
+    # Outside the gang: no gang.
+    start = _get(api, _task_path(pathspec, "start", _client_run(pathspec)["start"].task.id))
+    assert start["parallel"] is None

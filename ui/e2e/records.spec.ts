@@ -64,3 +64,26 @@ test('configs: shown as configs, apart from the parameters', async ({ page }) =>
   await expect(page.locator('.params-inline')).toContainText('alpha=0.5');
   await expect(page.locator('.params-inline')).not.toContainText('settings');
 });
+
+test('@parallel: the gang size, the control task and the workers labelled', async ({ page }) => {
+  const r = fixtureRun('parallel');
+  await page.goto(`${r.flow}/${r.run}`);
+  await expect(page.locator('.dag-detail[data-step="start"] .num-parallel')).toHaveText(
+    'num_parallel=3',
+  );
+  await expect(page.locator('.dag-detail[data-step="train"]')).toContainText('@parallel');
+
+  await page.goto(`${r.flow}/${r.run}?tab=tasks&step=train`);
+  const rows = page.locator('.task-row');
+  await expect(rows).toHaveCount(3);
+  const labelOf = (id: string) =>
+    rows.filter({ has: page.getByRole('link', { name: id, exact: true }) }).locator('.task-label');
+  await expect(labelOf('2')).toHaveText('control · node 0');
+  await expect(labelOf('2_node_1')).toHaveText('worker · node 1');
+  await expect(labelOf('2_node_2')).toHaveText('worker · node 2');
+
+  await page.goto(`${r.flow}/${r.run}/train/2_node_1`);
+  await expect(page.locator('.task-gang')).toContainText('worker · node 1 of 3');
+  await page.goto(`${r.flow}/${r.run}/train/2`);
+  await expect(page.locator('.task-gang')).toContainText('control · node 0 of 3');
+});

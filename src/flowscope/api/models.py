@@ -194,12 +194,21 @@ class TaskException(BaseModel):
     )
 
 
+class GangMember(BaseModel):
+    role: Literal["control", "worker"] = Field(
+        description="control: the task that started the gang (internal_task_type)"
+    )
+    node_index: int | None = Field(description="current.parallel.node_index")
+    num_parallel: int | None = Field(description="The gang's size (parallel-world-size)")
+
+
 class TaskDetail(Task):
     attempts: list[Attempt]
     metadata: list[MetadataItem]
     exception: TaskException | None = Field(description="The latest of `exceptions`")
     exceptions: list[TaskException] = Field(description="Every failed attempt's, oldest first")
     decorators: list[StepDecorator] = Field(description="Its step's decorators")
+    parallel: GangMember | None = Field(description="Its place in a @parallel gang")
 
 
 class TimelineTasks(BaseModel):

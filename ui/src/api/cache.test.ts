@@ -198,6 +198,7 @@ describe('task page', () => {
     exception: null,
     decorators: [],
     exceptions: [],
+    parallel: null,
     metadata: [],
   };
 

@@ -124,6 +124,7 @@ describe('LiveCache: a task page', () => {
       exception: null,
       decorators: [],
       exceptions: [],
+      parallel: null,
       metadata: [],
     };
     qc.setQueryData(keys.taskDetail(T), detail);
@@ -165,6 +166,7 @@ describe('LiveCache: a task page', () => {
       exception: null,
       decorators: [],
       exceptions: [],
+      parallel: null,
       metadata: [],
     };
     qc.setQueryData(keys.taskDetail(T), detail);

@@ -465,6 +465,25 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
+        /** GangMember */
+        GangMember: {
+            /**
+             * Node Index
+             * @description current.parallel.node_index
+             */
+            node_index: number | null;
+            /**
+             * Num Parallel
+             * @description The gang's size (parallel-world-size)
+             */
+            num_parallel: number | null;
+            /**
+             * Role
+             * @description control: the task that started the gang (internal_task_type)
+             * @enum {string}
+             */
+            role: "control" | "worker";
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -807,6 +826,8 @@ export interface components {
             foreach_label: string | null;
             /** Metadata */
             metadata: components["schemas"]["MetadataItem"][];
+            /** @description Its place in a @parallel gang */
+            parallel: components["schemas"]["GangMember"] | null;
             /** Run Id */
             run_id: string;
             /** Started At */

@@ -2,7 +2,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import type { StepSummary, Task, TaskOrder, TasksQuery } from '../api/models';
-import { useTasksInfinite } from '../api/queries';
+import { useDag, useTasksInfinite } from '../api/queries';
 import { type ColumnDef, pickLayout } from '../components/columns';
 import {
   formatCount,
@@ -18,6 +18,7 @@ import { EmptyState, ErrorState, Loading } from '../components/States';
 import { StatusBadge, StatusIcon, statusLabel } from '../components/Status';
 import { Duration } from '../components/Time';
 import { useWidth } from '../components/useWidth';
+import { parallelSteps, taskLabel } from './taskLabel';
 import './tasks.css';
 
 const ROW_HEIGHT = 32;
@@ -69,10 +70,12 @@ const TaskRow = memo(function TaskRow({
   columns,
   selected,
   tz,
+  label,
 }: {
   flow: string;
   run: string;
   task: Task;
+  label: string | null;
   columns: ReadonlySet<TaskColumn>;
   selected: boolean;
   tz: TimeZoneMode;
@@ -91,9 +94,9 @@ const TaskRow = memo(function TaskRow({
       {columns.has('stepForeach') ? (
         <span className="td td-stacked">
           <span className="ellipsis">{t.step_name}</span>
-          {t.foreach_label ? (
-            <span className="mono sub ellipsis" title={t.foreach_label}>
-              {t.foreach_label}
+          {label ? (
+            <span className="mono sub ellipsis task-label" title={label}>
+              {label}
             </span>
           ) : null}
         </span>
@@ -102,8 +105,8 @@ const TaskRow = memo(function TaskRow({
         <Link to={to}>{t.task_id}</Link>
       </span>
       {columns.has('foreach') ? (
-        <span className="td mono ellipsis" title={t.foreach_label ?? ''}>
-          {t.foreach_label ?? ''}
+        <span className="td mono ellipsis task-label" title={label ?? ''}>
+          {label ?? ''}
         </span>
       ) : null}
       {columns.has('status') ? (
@@ -178,6 +181,8 @@ export function TasksTab({
   // How far the view is ahead of the loaded rows, to size the next page.
   const ahead = useRef(0);
   const query = useTasksInfinite(flow, run, apiParams, () => ahead.current + 200);
+  const dag = useDag(flow, run);
+  const gangSteps = useMemo(() => parallelSteps(dag.data), [dag.data]);
   const tasks = useMemo(() => query.data?.pages.flatMap((p) => p.items) ?? [], [query.data]);
   const total = useMemo(() => {
     const counts = steps.filter((s) => !step || s.step_name === step).map((s) => s.task_counts);
@@ -320,6 +325,7 @@ export function TasksTab({
                       columns={columns}
                       selected={v.index === selected}
                       tz={tz}
+                      label={taskLabel(t, gangSteps)}
                     />
                   </div>
                 );

@@ -81,6 +81,15 @@ function TaskSummary({ task, attempt }: { task: TaskDetail; attempt: Attempt | u
             />
           </span>
         </div>
+        {task.parallel ? (
+          <div className="field task-gang">
+            <span className="label">@parallel gang</span>
+            <span className="value">
+              {task.parallel.role} · node {task.parallel.node_index ?? '?'}
+              {task.parallel.num_parallel ? ` of ${task.parallel.num_parallel}` : ''}
+            </span>
+          </div>
+        ) : null}
         {task.foreach_label ? (
           <div className="field">
             <span className="label">Foreach</span>

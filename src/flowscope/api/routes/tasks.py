@@ -11,6 +11,7 @@ from flowscope.api.deps import Ctx, Run, TaskRow, task_pathspec
 from flowscope.api.models import TaskDetail, TaskPage
 from flowscope.api.records.decorators import step_decorators
 from flowscope.api.records.exceptions import attempt_exceptions
+from flowscope.api.records.parallel import gang_member
 from flowscope.api.responses import FastJSON, page
 from flowscope.datastore import DatastoreError
 
@@ -54,8 +55,9 @@ def get_task(ctx: Ctx, ref: Run, task: TaskRow) -> FastJSON:
     detail["decorators"] = step_decorators(ref.graph, task["step_name"])
     detail["exceptions"] = []
     details = ctx.details_for(ref)
-    if details is not None:
-        detail["metadata"] = [vars(m) for m in details.task_metadata(task_pathspec(ref, task))]
+    metadata = details.task_metadata(task_pathspec(ref, task)) if details is not None else []
+    detail["metadata"] = [vars(m) for m in metadata]
+    detail["parallel"] = gang_member(task["task_id"], metadata, detail["decorators"])
     datastore = ctx.datastore_for(ref)
     if datastore is not None:
         # When the datastore cannot be read the page still renders from the index; the
