@@ -247,21 +247,22 @@ def _task_status(task: Any) -> str:
 
 
 def _foreach_label(task: Any) -> str | None:
-    """`var[index]=value` of the innermost foreach the task is in, as `Task.index` sees
-    it: the tasks of a foreach body, and also the join tasks of a nested foreach that
-    are still inside the outer one. The value is the runtime's string of the item."""
+    """`var[index]=value` of each foreach the task is in, outermost first, joined by
+    ` › `, from its `_foreach_stack`: the tasks of a foreach body, and also the join tasks
+    of a nested foreach that are still inside the outer one. The value is the runtime's
+    string of the item."""
     try:
         stack = task["_foreach_stack"].data
     except KeyError:
         return None
     if not stack:
         return None
-    frame = stack[-1]
-    if frame.var == "_parallel_ubf_iter":
+    if stack[-1].var == "_parallel_ubf_iter":
         # Knowingly different: a @parallel gang's members are labelled by their role
         # (control, worker N), not by Metaflow's internal gang iterator.
         return None
-    return f"{frame.var}[{frame.index}]={frame.value}"
+    # The full path, outermost first (`Task.index` gives only the innermost level).
+    return " › ".join(f"{frame.var}[{frame.index}]={frame.value}" for frame in stack)
 
 
 def _task_json(task: Any) -> JSON:

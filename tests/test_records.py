@@ -134,3 +134,33 @@ def test_parallel_gang_is_labelled(api: TestClient, fixture_runs: dict[str, str]
     # Outside the gang: no gang.
     start = _get(api, _task_path(pathspec, "start", _client_run(pathspec)["start"].task.id))
     assert start["parallel"] is None
+
+
+# ---- nested foreach ------------------------------------------------------------------
+
+
+def test_nested_foreach_label_is_the_full_path(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
+    pathspec = fixture_runs["nested_foreach"]
+    flow_id, run_id = pathspec.split("/")
+    base = f"/flows/{flow_id}/runs/{run_id}/tasks"
+    ours = {t["task_id"]: t["foreach_label"] for t in _get(api, base, step_name="inner")["items"]}
+    for task in _client_run(pathspec)["inner"]:
+        stack = task["_foreach_stack"].data
+        assert len(stack) == 2
+        expected = " › ".join(f"{f.var}[{f.index}]={f.value}" for f in stack)
+        assert ours[task.id] == expected
+        assert expected.startswith("letters[")
+
+    # The task list filters by foreach value (any level, any case).
+    only_b = _get(api, base, foreach="=B")["items"]
+    assert {t["step_name"] for t in only_b} == {"outer", "inner", "inner_join"}
+    assert all("letters[1]=b" in t["foreach_label"] for t in only_b)
+    assert len([t for t in only_b if t["step_name"] == "inner"]) == 2
+    inner_2 = _get(api, base, foreach="numbers[1]=2", step_name="inner")["items"]
+    assert sorted(t["foreach_label"] for t in inner_2) == [
+        "letters[0]=a › numbers[1]=2",
+        "letters[1]=b › numbers[1]=2",
+    ]
+    assert _get(api, base, foreach="100%_x")["items"] == []

@@ -87,3 +87,33 @@ test('@parallel: the gang size, the control task and the workers labelled', asyn
   await page.goto(`${r.flow}/${r.run}/train/2`);
   await expect(page.locator('.task-gang')).toContainText('control · node 0 of 3');
 });
+
+test('nested foreach: the full path labels a task, and the task list filters by it', async ({
+  page,
+  request,
+}) => {
+  const r = fixtureRun('nested_foreach');
+  await page.goto(`${r.flow}/${r.run}?tab=tasks&step=inner`);
+  const rows = page.locator('.task-row');
+  await expect(rows).toHaveCount(4);
+  await expect(rows.locator('.task-label')).toHaveText([
+    /^letters\[\d\]=[ab] › numbers\[\d\]=[12]$/,
+    /^letters\[\d\]=[ab] › numbers\[\d\]=[12]$/,
+    /^letters\[\d\]=[ab] › numbers\[\d\]=[12]$/,
+    /^letters\[\d\]=[ab] › numbers\[\d\]=[12]$/,
+  ]);
+  await page.getByLabel('Filter by foreach value').fill('=b');
+  await page.getByLabel('Filter by foreach value').press('Enter');
+  await expect(page).toHaveURL(/foreach=%3Db/);
+  await expect(rows).toHaveCount(2);
+  for (const label of await rows.locator('.task-label').allTextContents()) {
+    expect(label).toMatch(/^letters\[1\]=b › numbers\[\d\]=[12]$/);
+  }
+
+  const [inner] = await stepTasks(request, r, 'inner');
+  if (!inner) throw new Error('no inner task');
+  const label = (inner as unknown as { foreach_label: string }).foreach_label;
+  await page.goto(`${r.flow}/${r.run}/inner/${inner.task_id}`);
+  await expect(page.locator('.run-header')).toContainText(label);
+  expect(label).toContain(' › ');
+});

@@ -1535,6 +1535,8 @@ export interface operations {
                 order?: "task_id" | "-task_id" | "started_at" | "-started_at" | "finished_at" | "-finished_at" | "duration_ms" | "-duration_ms";
                 limit?: number;
                 cursor?: string | null;
+                /** @description substring of the foreach path, any case */
+                foreach?: string | null;
             };
             header?: never;
             path: {

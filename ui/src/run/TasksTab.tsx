@@ -4,6 +4,7 @@ import { Link, useNavigate, useSearchParams } from 'react-router';
 import type { StepSummary, Task, TaskOrder, TasksQuery } from '../api/models';
 import { useDag, useTasksInfinite } from '../api/queries';
 import { type ColumnDef, pickLayout } from '../components/columns';
+import { DebouncedInput } from '../components/DebouncedInput';
 import {
   formatCount,
   formatDuration,
@@ -160,6 +161,7 @@ export function TasksTab({
   const [params, setParams] = useSearchParams();
   const step = params.get('step') ?? '';
   const status = params.get('status') ?? '';
+  const foreach = params.get('foreach') ?? '';
   const orderParam = params.get('order') ?? 'task_id';
   const order =
     (Object.keys(ORDERS) as (keyof typeof ORDERS)[]).find((o) => o === orderParam) ?? 'task_id';
@@ -175,8 +177,13 @@ export function TasksTab({
       { replace: true },
     );
   const apiParams = useMemo(
-    (): TasksQuery => ({ step_name: step || undefined, status: statusFilter, order }),
-    [step, statusFilter, order],
+    (): TasksQuery => ({
+      step_name: step || undefined,
+      status: statusFilter,
+      order,
+      foreach: foreach || undefined,
+    }),
+    [step, statusFilter, order, foreach],
   );
   // How far the view is ahead of the loaded rows, to size the next page.
   const ahead = useRef(0);
@@ -196,7 +203,8 @@ export function TasksTab({
   const virtualizer = useVirtualizer({
     // The table is as long as the whole result, so the scrollbar is honest; rows not
     // yet loaded show as placeholders and pull the next page in.
-    count: Math.max(tasks.length, query.hasNextPage ? total : 0),
+    // A foreach filter's matches are not counted ahead: the list grows as pages load.
+    count: Math.max(tasks.length, query.hasNextPage ? (foreach ? tasks.length + 1 : total) : 0),
     getScrollElement: () => scrollRef.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 8,
@@ -253,6 +261,17 @@ export function TasksTab({
           </select>
         </label>
         <label className="inline">
+          Foreach{' '}
+          <DebouncedInput
+            type="search"
+            className="foreach-filter"
+            placeholder="value, e.g. =b or items[2]"
+            value={foreach}
+            onCommit={(v) => set('foreach', v)}
+            aria-label="Filter by foreach value"
+          />
+        </label>
+        <label className="inline">
           Order{' '}
           <select
             value={order}
@@ -267,7 +286,9 @@ export function TasksTab({
         </label>
         <span className="muted">
           {hasNextPage
-            ? `${formatCount(tasks.length)} of ${formatCount(total)} tasks`
+            ? foreach
+              ? `${formatCount(tasks.length)}+ tasks`
+              : `${formatCount(tasks.length)} of ${formatCount(total)} tasks`
             : plural(tasks.length, 'task')}
           {live ? ' · live' : ''}
         </span>

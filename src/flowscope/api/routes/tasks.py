@@ -39,8 +39,12 @@ def list_tasks(
     order: TaskOrder = "task_id",
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     cursor: str | None = None,
+    foreach: Annotated[
+        str | None,
+        Query(max_length=200, description="substring of the foreach path, any case"),
+    ] = None,
 ) -> FastJSON:
-    items, next_cursor = ctx.store.list_tasks(ref, step_name, status, order, limit, cursor)
+    items, next_cursor = ctx.store.list_tasks(ref, step_name, status, order, limit, cursor, foreach)
     return page(items, next_cursor)
 
 
