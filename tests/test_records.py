@@ -164,3 +164,42 @@ def test_nested_foreach_label_is_the_full_path(
         "letters[1]=b › numbers[1]=2",
     ]
     assert _get(api, base, foreach="100%_x")["items"] == []
+
+
+# ---- resume --------------------------------------------------------------------------
+
+
+def test_resumed_runs_clones_link_to_their_origin(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
+    pathspec = fixture_runs["resumed"]
+    origin_run = fixture_runs["failing"].split("/")[1]
+    flow_id, run_id = pathspec.split("/")
+    clones = _get(api, f"/flows/{flow_id}/runs/{run_id}/clones")
+    assert clones["truncated"] is False
+    expected = {}
+    for step in _client_run(pathspec):
+        for task in step:
+            meta = task.metadata_dict
+            if meta.get("origin-task-id"):
+                expected[(step.id, task.id)] = (meta["origin-run-id"], meta["origin-task-id"])
+    # `start` succeeded in the failing run: resume cloned it; middle and end ran again.
+    assert {step for step, _ in expected} == {"start"}
+    ours = {
+        (c["step_name"], c["task_id"]): (c["origin"]["run_id"], c["origin"]["task_id"])
+        for c in clones["items"]
+    }
+    assert ours == expected
+    (step, task_id), (run, origin_task) = next(iter(expected.items()))
+    assert run == origin_run
+    detail = _get(api, _task_path(pathspec, step, task_id))
+    assert detail["origin"] == {
+        "run_id": origin_run,
+        "task_id": origin_task,
+        "pathspec": f"{flow_id}/{origin_run}/{step}/{origin_task}",
+    }
+    middle = _client_run(pathspec)["middle"].task
+    assert _get(api, _task_path(pathspec, "middle", middle.id))["origin"] is None
+    # A run that was not resumed has none.
+    failing_flow, failing_id = fixture_runs["failing"].split("/")
+    assert _get(api, f"/flows/{failing_flow}/runs/{failing_id}/clones")["items"] == []

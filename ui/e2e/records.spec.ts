@@ -117,3 +117,28 @@ test('nested foreach: the full path labels a task, and the task list filters by 
   await expect(page.locator('.run-header')).toContainText(label);
   expect(label).toContain(' › ');
 });
+
+test('resume: cloned tasks flagged on the DAG, the timeline and the task page, linked to their origin', async ({
+  page,
+  request,
+}) => {
+  const r = fixtureRun('resumed');
+  const origin = fixtureRun('failing');
+  await page.goto(`${r.flow}/${r.run}`);
+  const note = page.getByTestId('clones-note');
+  await expect(note).toContainText(`Resumed from run ${origin.run}`);
+  await expect(note.locator('.cloned-step[data-step="start"]')).toContainText('start (1 task)');
+  await expect(page.locator('.dag-node[data-step="start"]')).toHaveClass(/cloned/);
+  await expect(page.locator('.dag-node[data-step="middle"]')).not.toHaveClass(/cloned/);
+
+  await page.getByRole('tab', { name: 'Timeline' }).click();
+  await expect(note).toContainText('start (1 task)');
+
+  const [start] = await stepTasks(request, r, 'start');
+  if (!start) throw new Error('no start task');
+  await page.goto(`${r.flow}/${r.run}/start/${start.task_id}`);
+  const link = page.locator('.task-origin a');
+  await expect(link).toHaveText(new RegExp(`^${r.flow}/${origin.run}/start/\\d+$`));
+  await link.click();
+  await expect(page).toHaveURL(new RegExp(`/${r.flow}/${origin.run}/start/\\d+`));
+});

@@ -202,6 +202,23 @@ class GangMember(BaseModel):
     num_parallel: int | None = Field(description="The gang's size (parallel-world-size)")
 
 
+class TaskOrigin(BaseModel):
+    run_id: str
+    task_id: str
+    pathspec: str
+
+
+class Clone(BaseModel):
+    step_name: str
+    task_id: str
+    origin: TaskOrigin = Field(description="The origin run's task it copies")
+
+
+class ClonePage(BaseModel):
+    items: list[Clone]
+    truncated: bool = Field(description="Only the first 5,000 tasks of the run were read")
+
+
 class TaskDetail(Task):
     attempts: list[Attempt]
     metadata: list[MetadataItem]
@@ -209,6 +226,7 @@ class TaskDetail(Task):
     exceptions: list[TaskException] = Field(description="Every failed attempt's, oldest first")
     decorators: list[StepDecorator] = Field(description="Its step's decorators")
     parallel: GangMember | None = Field(description="Its place in a @parallel gang")
+    origin: TaskOrigin | None = Field(description="The task `resume` cloned this one from")
 
 
 class TimelineTasks(BaseModel):

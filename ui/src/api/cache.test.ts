@@ -199,6 +199,7 @@ describe('task page', () => {
     decorators: [],
     exceptions: [],
     parallel: null,
+    origin: null,
     metadata: [],
   };
 

@@ -4,6 +4,7 @@ import type {
   ArtifactDetail,
   ArtifactSummary,
   Card,
+  ClonePage,
   Dag,
   FlowSummary,
   FlowsQuery,
@@ -118,6 +119,8 @@ export const api = {
   runs: (params: RunsQuery, signal?: AbortSignal) => getJson<Page<Run>>('/runs', params, signal),
   run: (flow: string, run: string, signal?: AbortSignal) =>
     getJson<RunDetail>(runPath(flow, run), {}, signal),
+  clones: (flow: string, run: string, signal?: AbortSignal) =>
+    getJson<ClonePage>(`${runPath(flow, run)}/clones`, {}, signal),
   dag: (flow: string, run: string, signal?: AbortSignal) =>
     getJson<Dag>(`${runPath(flow, run)}/dag`, {}, signal),
   steps: (flow: string, run: string, signal?: AbortSignal) =>

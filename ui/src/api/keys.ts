@@ -10,6 +10,7 @@ export const keys = {
   run: (flow: string, run: string) => ['run', flow, run] as const,
   runDetail: (flow: string, run: string) => ['run', flow, run, 'detail'] as const,
   dag: (flow: string, run: string) => ['run', flow, run, 'dag'] as const,
+  clones: (flow: string, run: string) => ['run', flow, run, 'clones'] as const,
   steps: (flow: string, run: string) => ['run', flow, run, 'steps'] as const,
   timeline: (flow: string, run: string) => ['run', flow, run, 'timeline'] as const,
   tasks: (flow: string, run: string, params: Params) =>

@@ -125,6 +125,7 @@ describe('LiveCache: a task page', () => {
       decorators: [],
       exceptions: [],
       parallel: null,
+      origin: null,
       metadata: [],
     };
     qc.setQueryData(keys.taskDetail(T), detail);
@@ -167,6 +168,7 @@ describe('LiveCache: a task page', () => {
       decorators: [],
       exceptions: [],
       parallel: null,
+      origin: null,
       metadata: [],
     };
     qc.setQueryData(keys.taskDetail(T), detail);

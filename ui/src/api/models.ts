@@ -29,6 +29,8 @@ export type LogPage = S['LogPage'];
 export type LogSearch = S['LogSearch'];
 export type Card = S['Card'];
 export type Health = S['Health'];
+export type ClonePage = S['ClonePage'];
+export type Clone = S['Clone'];
 
 export interface Page<T> {
   items: T[];

@@ -82,6 +82,16 @@ export function useRun(flow: string, run: string) {
   });
 }
 
+/** The tasks `resume` cloned, for a resumed run only (its tasks are read one by one). */
+export function useClones(flow: string, run: string, resumed: boolean) {
+  return useQuery({
+    queryKey: keys.clones(flow, run),
+    queryFn: ({ signal }) => api.clones(flow, run, signal),
+    enabled: resumed,
+    staleTime: Number.POSITIVE_INFINITY,
+  });
+}
+
 export function useDag(flow: string, run: string) {
   return useQuery({
     queryKey: keys.dag(flow, run),

@@ -55,6 +55,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/flows/{flow_id}/runs/{run_id}/clones": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Clones
+         * @description The tasks `resume` cloned from the origin run, each with the task it copies.
+         */
+        get: operations["list_clones_api_v1_flows__flow_id__runs__run_id__clones_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/flows/{flow_id}/runs/{run_id}/dag": {
         parameters: {
             query?: never;
@@ -399,6 +419,25 @@ export interface components {
             items: components["schemas"]["Card"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /** Clone */
+        Clone: {
+            /** @description The origin run's task it copies */
+            origin: components["schemas"]["TaskOrigin"];
+            /** Step Name */
+            step_name: string;
+            /** Task Id */
+            task_id: string;
+        };
+        /** ClonePage */
+        ClonePage: {
+            /** Items */
+            items: components["schemas"]["Clone"][];
+            /**
+             * Truncated
+             * @description Only the first 5,000 tasks of the run were read
+             */
+            truncated: boolean;
         };
         /** Dag */
         Dag: {
@@ -826,6 +865,8 @@ export interface components {
             foreach_label: string | null;
             /** Metadata */
             metadata: components["schemas"]["MetadataItem"][];
+            /** @description The task `resume` cloned this one from */
+            origin: components["schemas"]["TaskOrigin"] | null;
             /** @description Its place in a @parallel gang */
             parallel: components["schemas"]["GangMember"] | null;
             /** Run Id */
@@ -868,6 +909,15 @@ export interface components {
              * @description Dotted, as Metaflow records it: builtins.ValueError
              */
             type: string;
+        };
+        /** TaskOrigin */
+        TaskOrigin: {
+            /** Pathspec */
+            pathspec: string;
+            /** Run Id */
+            run_id: string;
+            /** Task Id */
+            task_id: string;
         };
         /** TaskPage */
         TaskPage: {
@@ -1059,6 +1109,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_clones_api_v1_flows__flow_id__runs__run_id__clones_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: string;
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClonePage"];
                 };
             };
             /** @description Validation Error */

@@ -54,17 +54,21 @@ function StateBar({ node, width }: { node: PlacedNode; width: number }) {
 function Node({
   node,
   failed,
+  cloned,
   onOpen,
 }: {
   node: PlacedNode;
   failed: boolean;
+  cloned: number;
   onOpen: (step: string) => void;
 }) {
   const x = node.x - node.width / 2;
   const y = node.y - node.height / 2;
-  const kind = node.foreachOver
-    ? `foreach over ${node.foreachOver}`
-    : (TYPE_LABEL[node.type] ?? node.type);
+  const kind = cloned
+    ? 'cloned'
+    : node.foreachOver
+      ? `foreach over ${node.foreachOver}`
+      : (TYPE_LABEL[node.type] ?? node.type);
   const sub =
     node.total > 1 || node.multi
       ? countsText(node.counts)
@@ -73,7 +77,7 @@ function Node({
         : 'not started';
   return (
     <g
-      className={`dag-node status-${node.status}${failed ? ' first-failure' : ''}`}
+      className={`dag-node status-${node.status}${failed ? ' first-failure' : ''}${cloned ? ' cloned' : ''}`}
       transform={`translate(${x},${y})`}
       role="button"
       tabIndex={0}
@@ -88,7 +92,7 @@ function Node({
     >
       {/* Its tooltip and its spoken name: what it shows, and the step's docstring. */}
       <title>
-        {`${node.id}${kind ? ` (${kind})` : ''}: ${sub}${node.doc ? `. ${node.doc}` : ''}${
+        {`${node.id}${kind ? ` (${kind})` : ''}${cloned ? `, ${cloned} task(s) cloned by resume` : ''}: ${sub}${node.doc ? `. ${node.doc}` : ''}${
           node.decorators.length ? `. ${node.decorators.map((d) => `@${d}`).join(' ')}` : ''
         }`}
       </title>
@@ -134,10 +138,13 @@ export function DagView({
   steps,
   failedStep,
   onOpenStep,
+  cloned = new Map(),
 }: {
   dag: UseQueryResult<Dag>;
   steps: UseQueryResult<Page<StepSummary>>;
   failedStep: string | null;
+  /** Steps whose tasks `resume` cloned (step -> how many). */
+  cloned?: ReadonlyMap<string, number>;
   onOpenStep: (step: string) => void;
 }) {
   // Layout depends only on the graph; counts change while the run goes on.
@@ -218,6 +225,7 @@ export function DagView({
                 key={n.id}
                 node={live ? { ...live, x: n.x, y: n.y } : n}
                 failed={n.id === failedStep}
+                cloned={cloned.get(n.id) ?? 0}
                 onOpen={onOpenStep}
               />
             );

@@ -260,7 +260,7 @@ export function TasksTab({
             <option value="pending">pending</option>
           </select>
         </label>
-        <label className="inline">
+        <span className="inline">
           Foreach{' '}
           <DebouncedInput
             type="search"
@@ -270,7 +270,7 @@ export function TasksTab({
             onCommit={(v) => set('foreach', v)}
             aria-label="Filter by foreach value"
           />
-        </label>
+        </span>
         <label className="inline">
           Order{' '}
           <select

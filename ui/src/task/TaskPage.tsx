@@ -8,7 +8,7 @@ import { useLiveStream } from '../api/useLive';
 import { Breadcrumbs } from '../components/Breadcrumbs';
 import { CopyButton } from '../components/CopyButton';
 import { Decorators } from '../components/Decorators';
-import { runUrl } from '../components/paths';
+import { runUrl, taskUrl } from '../components/paths';
 import { ErrorState, Loading } from '../components/States';
 import { StatusBadge, StatusIcon, statusLabel } from '../components/Status';
 import { type TabDef, Tabs } from '../components/Tabs';
@@ -81,6 +81,19 @@ function TaskSummary({ task, attempt }: { task: TaskDetail; attempt: Attempt | u
             />
           </span>
         </div>
+        {task.origin ? (
+          <div className="field task-origin">
+            <span className="label">Cloned from</span>
+            <span className="value mono">
+              <Link
+                to={taskUrl(task.flow_id, task.origin.run_id, task.step_name, task.origin.task_id)}
+              >
+                {task.origin.pathspec}
+              </Link>{' '}
+              <span className="clone-badge">cloned by resume</span>
+            </span>
+          </div>
+        ) : null}
         {task.parallel ? (
           <div className="field task-gang">
             <span className="label">@parallel gang</span>

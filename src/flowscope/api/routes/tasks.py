@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from flowscope.api.deps import Ctx, Run, TaskRow, task_pathspec
 from flowscope.api.models import TaskDetail, TaskPage
+from flowscope.api.records.clones import task_origin
 from flowscope.api.records.decorators import step_decorators
 from flowscope.api.records.exceptions import attempt_exceptions
 from flowscope.api.records.parallel import gang_member
@@ -62,6 +63,7 @@ def get_task(ctx: Ctx, ref: Run, task: TaskRow) -> FastJSON:
     metadata = details.task_metadata(task_pathspec(ref, task)) if details is not None else []
     detail["metadata"] = [vars(m) for m in metadata]
     detail["parallel"] = gang_member(task["task_id"], metadata, detail["decorators"])
+    detail["origin"] = task_origin(metadata, ref.flow_id, task["step_name"])
     datastore = ctx.datastore_for(ref)
     if datastore is not None:
         # When the datastore cannot be read the page still renders from the index; the
