@@ -4,6 +4,7 @@ Metaflow client: decorators, exceptions, configs, @parallel gangs, foreach paths
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.testclient import TestClient
@@ -203,3 +204,86 @@ def test_resumed_runs_clones_link_to_their_origin(
     # A run that was not resumed has none.
     failing_flow, failing_id = fixture_runs["failing"].split("/")
     assert _get(api, f"/flows/{failing_flow}/runs/{failing_id}/clones")["items"] == []
+
+
+# ---- where it ran --------------------------------------------------------------------
+# The `argo` and `sfn` fixtures are real local runs launched with the environment the
+# Argo Workflows and Step Functions compilers give their tasks, plus the metadata only the
+# remote decorators write, registered through Metaflow's own provider (fixtures_runs.py
+# says which writer each record imitates).
+
+
+def test_argo_run_shows_its_scheduler_code_and_pods(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
+    pathspec = fixture_runs["argo"]
+    flow_id, run_id = pathspec.split("/")
+    run = _client_run(pathspec)
+    ours = _get(api, f"/flows/{flow_id}/runs/{run_id}")
+    assert "runtime:argo-workflows" in run.system_tags
+    start_meta = run["start"].task.metadata_dict
+    assert ours["scheduler"]["name"] == "argo-workflows"
+    assert ours["scheduler"]["production_token"] == "scheduledflow-0-abcd"
+    assert "production:scheduledflow-0-abcd" in run.system_tags
+    details = {d["name"]: d["value"] for d in ours["scheduler"]["details"]}
+    for name in ("argo-workflow-name", "argo-workflow-template", "argo-workflow-namespace"):
+        assert details[name] == start_meta[name]
+    # Written by Metaflow itself from METAFLOW_CODE_* (the Argo compiler sets them).
+    assert ours["code_package"] == json.loads(start_meta["code-package"])
+    assert ours["code_package"]["sha"] == "c0de5a1e"
+    assert ours["git_info"] == json.loads(start_meta["git-info"])
+
+    for step in run:
+        for task in step:
+            detail = _get(api, _task_path(pathspec, step.id, task.id))
+            compute = detail["compute"]
+            assert compute["platform"] == "kubernetes"
+            fields = {d["name"]: d["value"] for d in compute["details"]}
+            meta = task.metadata_dict
+            assert fields["kubernetes-pod-name"] == meta["kubernetes-pod-name"]
+            assert (
+                fields["kubernetes-pod-namespace"] == meta["kubernetes-pod-namespace"] == "mf-prod"
+            )
+            assert compute["spot_termination"] is None
+
+
+def test_sfn_run_shows_batch_jobs_logs_and_spot_termination(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
+    pathspec = fixture_runs["sfn"]
+    flow_id, run_id = pathspec.split("/")
+    run = _client_run(pathspec)
+    ours = _get(api, f"/flows/{flow_id}/runs/{run_id}")
+    assert ours["scheduler"]["name"] == "step-functions"
+    details = {d["name"]: d["value"] for d in ours["scheduler"]["details"]}
+    start_meta = run["start"].task.metadata_dict
+    assert details["aws-step-functions-execution"] == start_meta["aws-step-functions-execution"]
+    assert ours["code_package"] is None
+
+    end = run["end"].task
+    compute = _get(api, _task_path(pathspec, "end", end.id))["compute"]
+    fields = {d["name"]: d["value"] for d in compute["details"]}
+    assert compute["platform"] == "batch"
+    for name in ("aws-batch-job-id", "aws-batch-awslogs-group", "aws-batch-awslogs-stream"):
+        assert fields[name] == end.metadata_dict[name]
+    assert compute["spot_termination"] == {
+        "received_at": end.metadata_dict["spot-termination-received-at"],
+        "termination_time": end.metadata_dict["spot-termination-time"],
+    }
+    start = _get(api, _task_path(pathspec, "start", run["start"].task.id))["compute"]
+    assert start["platform"] == "batch" and start["spot_termination"] is None
+
+
+def test_local_run_has_no_scheduler_nor_compute(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
+    pathspec = fixture_runs["linear"]
+    flow_id, run_id = pathspec.split("/")
+    ours = _get(api, f"/flows/{flow_id}/runs/{run_id}")
+    assert ours["scheduler"] is None and ours["code_package"] is None
+    run = _client_run(pathspec)
+    assert "runtime:dev" in run.system_tags
+    start = run["start"].task
+    assert _get(api, _task_path(pathspec, "start", start.id))["compute"] is None
+    git = start.metadata_dict.get("git-info")
+    assert ours["git_info"] == (json.loads(git) if git else None)

@@ -142,3 +142,53 @@ test('resume: cloned tasks flagged on the DAG, the timeline and the task page, l
   await link.click();
   await expect(page).toHaveURL(new RegExp(`/${r.flow}/${origin.run}/start/\\d+`));
 });
+
+// The `argo` and `sfn` runs are real local runs carrying the tags and metadata the Argo
+// Workflows / Kubernetes and Step Functions / Batch writers record (tests/fixtures_runs.py).
+test('where it ran: scheduler badge and details, code, pods, Batch jobs and spot notices', async ({
+  page,
+  request,
+}) => {
+  const argo = fixtureRun('argo');
+  await page.goto('./?flow_id=ScheduledFlow');
+  const row = page.locator('.run-row').filter({ hasText: argo.run });
+  await expect(row.locator('.scheduler-badge')).toHaveText('Argo Workflows');
+
+  await page.goto(`${argo.flow}/${argo.run}`);
+  const sched = page.locator('.run-scheduler');
+  await expect(sched.locator('.scheduler-badge')).toHaveText('Argo Workflows');
+  await expect(sched.locator('tr[data-field="argo-workflow-name"]')).toContainText(
+    'scheduledflow-x7k2p',
+  );
+  await expect(sched.locator('tr[data-field="production token"]')).toContainText(
+    'scheduledflow-0-abcd',
+  );
+  const code = page.locator('.run-code');
+  await expect(code.locator('tr[data-field="code package sha"]')).toContainText('c0de5a1e');
+  await expect(code.locator('tr[data-field="git branch_name"]')).toBeVisible();
+
+  const [start] = await stepTasks(request, argo, 'start');
+  if (!start) throw new Error('no start task');
+  await page.goto(`${argo.flow}/${argo.run}/start/${start.task_id}`);
+  const compute = page.locator('.task-compute');
+  await expect(compute.locator('summary')).toContainText('Ran on Kubernetes');
+  await expect(compute.locator('tr[data-field="kubernetes-pod-name"]')).toContainText(
+    `scheduledflow-x7k2p-start-${start.task_id}`,
+  );
+  await expect(compute.locator('tr[data-field="kubernetes-pod-namespace"]')).toContainText(
+    'mf-prod',
+  );
+
+  const sfn = fixtureRun('sfn');
+  await page.goto(`${sfn.flow}/${sfn.run}`);
+  await expect(page.locator('.run-scheduler .scheduler-badge')).toHaveText('Step Functions');
+  const [end] = await stepTasks(request, sfn, 'end');
+  if (!end) throw new Error('no end task');
+  await page.goto(`${sfn.flow}/${sfn.run}/end/${end.task_id}`);
+  await expect(compute.locator('summary')).toContainText('Ran on AWS Batch');
+  await expect(compute.locator('.spot-warning')).toContainText('2026-12-01T10:00:00Z');
+  await expect(compute.locator('tr[data-field="aws-batch-job-id"]')).toBeVisible();
+  await expect(compute.locator('tr[data-field="aws-batch-awslogs-stream"]')).toContainText(
+    `metaflow/default/${end.task_id}`,
+  );
+});

@@ -58,6 +58,23 @@ class Run(BaseModel):
     first_failure: TaskRef | None = Field(description="The task whose failure came first")
 
 
+class RecordField(BaseModel):
+    name: str
+    value: str
+
+
+class Scheduler(BaseModel):
+    name: str = Field(description="The runtime: argo-workflows, step-functions, airflow, …")
+    production_token: str | None = Field(description="From the `production:` system tag")
+    details: list[RecordField] = Field(description="The scheduler's metadata on the start task")
+
+
+class CodePackage(BaseModel):
+    ds_type: str | None = None
+    sha: str | None = None
+    location: str | None = None
+
+
 class RunDetail(Run):
     parameters: dict[str, str] = Field(description="Parameter name -> repr of its value")
     configs: dict[str, str] = Field(
@@ -66,6 +83,15 @@ class RunDetail(Run):
     origin_run_id: str | None
     task_count: int
     script_name: str | None = Field(description="The flow's file, e.g. for a resume command")
+    scheduler: Scheduler | None = Field(
+        default=None, description="The scheduler that started it; null when started by hand"
+    )
+    git_info: dict[str, Any] | None = Field(
+        default=None, description="`git-info` metadata: repo_url, branch_name, commit_sha, …"
+    )
+    code_package: CodePackage | None = Field(
+        default=None, description="`code-package` metadata of a run packaged for remote compute"
+    )
 
 
 class RunPage(BaseModel):
@@ -219,6 +245,17 @@ class ClonePage(BaseModel):
     truncated: bool = Field(description="Only the first 5,000 tasks of the run were read")
 
 
+class SpotTermination(BaseModel):
+    received_at: str | None
+    termination_time: str | None
+
+
+class Compute(BaseModel):
+    platform: Literal["kubernetes", "batch"]
+    details: list[RecordField] = Field(description="Pod, namespace, job id, log group/stream…")
+    spot_termination: SpotTermination | None
+
+
 class TaskDetail(Task):
     attempts: list[Attempt]
     metadata: list[MetadataItem]
@@ -227,6 +264,7 @@ class TaskDetail(Task):
     decorators: list[StepDecorator] = Field(description="Its step's decorators")
     parallel: GangMember | None = Field(description="Its place in a @parallel gang")
     origin: TaskOrigin | None = Field(description="The task `resume` cloned this one from")
+    compute: Compute | None = Field(description="Where it ran, when not on this machine")
 
 
 class TimelineTasks(BaseModel):

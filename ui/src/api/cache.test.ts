@@ -200,6 +200,7 @@ describe('task page', () => {
     exceptions: [],
     parallel: null,
     origin: null,
+    compute: null,
     metadata: [],
   };
 

@@ -126,6 +126,7 @@ describe('LiveCache: a task page', () => {
       exceptions: [],
       parallel: null,
       origin: null,
+      compute: null,
       metadata: [],
     };
     qc.setQueryData(keys.taskDetail(T), detail);
@@ -169,6 +170,7 @@ describe('LiveCache: a task page', () => {
       exceptions: [],
       parallel: null,
       origin: null,
+      compute: null,
       metadata: [],
     };
     qc.setQueryData(keys.taskDetail(T), detail);

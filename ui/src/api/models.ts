@@ -31,6 +31,7 @@ export type Card = S['Card'];
 export type Health = S['Health'];
 export type ClonePage = S['ClonePage'];
 export type Clone = S['Clone'];
+export type RecordField = S['RecordField'];
 
 export interface Page<T> {
   items: T[];

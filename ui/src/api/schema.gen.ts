@@ -439,6 +439,29 @@ export interface components {
              */
             truncated: boolean;
         };
+        /** CodePackage */
+        CodePackage: {
+            /** Ds Type */
+            ds_type?: string | null;
+            /** Location */
+            location?: string | null;
+            /** Sha */
+            sha?: string | null;
+        };
+        /** Compute */
+        Compute: {
+            /**
+             * Details
+             * @description Pod, namespace, job id, log group/stream…
+             */
+            details: components["schemas"]["RecordField"][];
+            /**
+             * Platform
+             * @enum {string}
+             */
+            platform: "kubernetes" | "batch";
+            spot_termination: components["schemas"]["SpotTermination"] | null;
+        };
         /** Dag */
         Dag: {
             /** End Step */
@@ -625,6 +648,13 @@ export interface components {
             /** Status Reason */
             status_reason: ("error" | "killed" | "lost") | null;
         };
+        /** RecordField */
+        RecordField: {
+            /** Name */
+            name: string;
+            /** Value */
+            value: string;
+        };
         /** Run */
         Run: {
             /** Branch */
@@ -664,6 +694,8 @@ export interface components {
         RunDetail: {
             /** Branch */
             branch: string | null;
+            /** @description `code-package` metadata of a run packaged for remote compute */
+            code_package?: components["schemas"]["CodePackage"] | null;
             /**
              * Configs
              * @description Config name -> repr of its value (a dict); not among `parameters`
@@ -679,6 +711,13 @@ export interface components {
             first_failure: components["schemas"]["TaskRef"] | null;
             /** Flow Id */
             flow_id: string;
+            /**
+             * Git Info
+             * @description `git-info` metadata: repo_url, branch_name, commit_sha, …
+             */
+            git_info?: {
+                [key: string]: unknown;
+            } | null;
             /** Origin Run Id */
             origin_run_id: string | null;
             /**
@@ -692,6 +731,8 @@ export interface components {
             project: string | null;
             /** Run Id */
             run_id: string;
+            /** @description The scheduler that started it; null when started by hand */
+            scheduler?: components["schemas"]["Scheduler"] | null;
             /**
              * Script Name
              * @description The flow's file, e.g. for a resume command
@@ -724,6 +765,31 @@ export interface components {
             items: components["schemas"]["Run"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /** Scheduler */
+        Scheduler: {
+            /**
+             * Details
+             * @description The scheduler's metadata on the start task
+             */
+            details: components["schemas"]["RecordField"][];
+            /**
+             * Name
+             * @description The runtime: argo-workflows, step-functions, airflow, …
+             */
+            name: string;
+            /**
+             * Production Token
+             * @description From the `production:` system tag
+             */
+            production_token: string | null;
+        };
+        /** SpotTermination */
+        SpotTermination: {
+            /** Received At */
+            received_at: string | null;
+            /** Termination Time */
+            termination_time: string | null;
         };
         /** Step */
         Step: {
@@ -843,6 +909,8 @@ export interface components {
              * @description @catch caught this task's exception
              */
             caught: boolean;
+            /** @description Where it ran, when not on this machine */
+            compute: components["schemas"]["Compute"] | null;
             /**
              * Decorators
              * @description Its step's decorators

@@ -15,6 +15,7 @@ import { type TabDef, Tabs } from '../components/Tabs';
 import { Duration, Time } from '../components/Time';
 import { useMediaQuery } from '../components/useWidth';
 import { LogView } from '../logs/LogView';
+import { FieldsTable } from '../run/RunRecords';
 import { Artifacts } from './Artifacts';
 import { Cards } from './Cards';
 import { ExceptionPanel } from './ExceptionPanel';
@@ -211,6 +212,22 @@ export function TaskPage() {
       ) : (
         <>
           <TaskSummary task={task.data} attempt={attempt} />
+          {task.data.compute ? (
+            <details className="task-compute" open>
+              <summary>
+                Ran on {task.data.compute.platform === 'kubernetes' ? 'Kubernetes' : 'AWS Batch'}
+                {task.data.compute.spot_termination ? (
+                  <span className="spot-warning">
+                    {' '}
+                    · spot termination notice at{' '}
+                    {task.data.compute.spot_termination.received_at ?? '?'} (terminating{' '}
+                    {task.data.compute.spot_termination.termination_time ?? '?'})
+                  </span>
+                ) : null}
+              </summary>
+              <FieldsTable fields={task.data.compute.details} />
+            </details>
+          ) : null}
           <AttemptTabs
             attempts={task.data.attempts}
             current={attemptNum}

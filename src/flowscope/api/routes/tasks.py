@@ -13,6 +13,7 @@ from flowscope.api.records.clones import task_origin
 from flowscope.api.records.decorators import step_decorators
 from flowscope.api.records.exceptions import attempt_exceptions
 from flowscope.api.records.parallel import gang_member
+from flowscope.api.records.placement import task_compute
 from flowscope.api.responses import FastJSON, page
 from flowscope.datastore import DatastoreError
 
@@ -64,6 +65,7 @@ def get_task(ctx: Ctx, ref: Run, task: TaskRow) -> FastJSON:
     detail["metadata"] = [vars(m) for m in metadata]
     detail["parallel"] = gang_member(task["task_id"], metadata, detail["decorators"])
     detail["origin"] = task_origin(metadata, ref.flow_id, task["step_name"])
+    detail["compute"] = task_compute(metadata)
     datastore = ctx.datastore_for(ref)
     if datastore is not None:
         # When the datastore cannot be read the page still renders from the index; the
