@@ -287,3 +287,31 @@ def test_local_run_has_no_scheduler_nor_compute(
     assert _get(api, _task_path(pathspec, "start", start.id))["compute"] is None
     git = start.metadata_dict.get("git-info")
     assert ours["git_info"] == (json.loads(git) if git else None)
+
+
+# ---- triggers ------------------------------------------------------------------------
+
+
+def test_triggered_run_names_its_event_and_the_run_behind_it(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
+    # `execution-triggers` as Argo's decorator writes it for @trigger_on_finish, naming
+    # the end task of the real `parallel` run (fixtures_runs.py).
+    pathspec = fixture_runs["argo"]
+    flow_id, run_id = pathspec.split("/")
+    trigger = _client_run(pathspec).trigger
+    assert trigger is not None
+    ours = _get(api, f"/flows/{flow_id}/runs/{run_id}")["triggers"]
+    # The client turns the epoch seconds into a naive local datetime.
+    assert [(e["name"], e["type"], e["id"]) for e in ours] == [
+        (e.name, e.type, e.id) for e in trigger.events
+    ]
+    assert [e["timestamp"] for e in ours] == [e.timestamp.timestamp() for e in trigger.events]
+    upstream = trigger.run
+    assert upstream is not None and upstream.pathspec == fixture_runs["parallel"]
+    up_flow, up_run = upstream.pathspec.split("/")
+    assert ours[0]["run"] == {"flow_id": up_flow, "run_id": up_run, "known": True}
+    # Runs nobody triggered have none.
+    other_flow, other_run = fixture_runs["sfn"].split("/")
+    assert _client_run(fixture_runs["sfn"]).trigger is None
+    assert _get(api, f"/flows/{other_flow}/runs/{other_run}")["triggers"] == []

@@ -192,3 +192,18 @@ test('where it ran: scheduler badge and details, code, pods, Batch jobs and spot
     `metaflow/default/${end.task_id}`,
   );
 });
+
+test('triggers: a run started by @trigger_on_finish names the event and links the run', async ({
+  page,
+}) => {
+  const argo = fixtureRun('argo');
+  const upstream = fixtureRun('parallel');
+  await page.goto(`${argo.flow}/${argo.run}`);
+  const trigger = page.locator('.run-triggers .trigger');
+  await expect(trigger).toContainText('metaflow.ParallelFlow.end');
+  const link = trigger.locator('a.trigger-run');
+  await expect(link).toHaveText(`run ${upstream.flow}/${upstream.run}`);
+  await link.click();
+  await expect(page).toHaveURL(new RegExp(`/${upstream.flow}/${upstream.run}$`));
+  await expect(page.locator('.run-header')).toContainText(`${upstream.flow}/${upstream.run}`);
+});

@@ -75,6 +75,20 @@ class CodePackage(BaseModel):
     location: str | None = None
 
 
+class TriggeringRun(BaseModel):
+    flow_id: str
+    run_id: str
+    known: bool = Field(description="flowscope has this run (it can be linked)")
+
+
+class TriggerEvent(BaseModel):
+    name: str = Field(description="e.g. metaflow.UpstreamFlow.end, or the event's name")
+    type: str = Field(description="run (@trigger_on_finish) or event (@trigger)")
+    id: str | None
+    timestamp: float | None = Field(description="epoch seconds")
+    run: TriggeringRun | None = Field(description="The run that finished, for a run event")
+
+
 class RunDetail(Run):
     parameters: dict[str, str] = Field(description="Parameter name -> repr of its value")
     configs: dict[str, str] = Field(
@@ -88,6 +102,9 @@ class RunDetail(Run):
     )
     git_info: dict[str, Any] | None = Field(
         default=None, description="`git-info` metadata: repo_url, branch_name, commit_sha, …"
+    )
+    triggers: list[TriggerEvent] = Field(
+        default_factory=list, description="What started the run (`execution-triggers`)"
     )
     code_package: CodePackage | None = Field(
         default=None, description="`code-package` metadata of a run packaged for remote compute"

@@ -756,6 +756,11 @@ export interface components {
             tags: string[];
             /** Task Count */
             task_count: number;
+            /**
+             * Triggers
+             * @description What started the run (`execution-triggers`)
+             */
+            triggers?: components["schemas"]["TriggerEvent"][];
             /** User */
             user: string | null;
         };
@@ -1061,6 +1066,40 @@ export interface components {
             step: number[];
             /** Task Id */
             task_id: string[];
+        };
+        /** TriggerEvent */
+        TriggerEvent: {
+            /** Id */
+            id: string | null;
+            /**
+             * Name
+             * @description e.g. metaflow.UpstreamFlow.end, or the event's name
+             */
+            name: string;
+            /** @description The run that finished, for a run event */
+            run: components["schemas"]["TriggeringRun"] | null;
+            /**
+             * Timestamp
+             * @description epoch seconds
+             */
+            timestamp: number | null;
+            /**
+             * Type
+             * @description run (@trigger_on_finish) or event (@trigger)
+             */
+            type: string;
+        };
+        /** TriggeringRun */
+        TriggeringRun: {
+            /** Flow Id */
+            flow_id: string;
+            /**
+             * Known
+             * @description flowscope has this run (it can be linked)
+             */
+            known: boolean;
+            /** Run Id */
+            run_id: string;
         };
         /** ValidationError */
         ValidationError: {

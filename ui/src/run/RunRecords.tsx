@@ -1,5 +1,8 @@
+import { Link } from 'react-router';
 import type { RecordField, RunDetail } from '../api/models';
+import { runUrl } from '../components/paths';
 import { SchedulerBadge } from '../components/SchedulerBadge';
+import { Time } from '../components/Time';
 
 export function FieldsTable({ fields }: { fields: readonly RecordField[] }) {
   return (
@@ -26,7 +29,8 @@ export function RunRecords({ run }: { run: RunDetail }) {
   const scheduler = run.scheduler;
   const git = Object.entries(run.git_info ?? {});
   const pkg = run.code_package;
-  if (!configs.length && !scheduler && !git.length && !pkg) return null;
+  const triggers = run.triggers ?? [];
+  if (!configs.length && !scheduler && !git.length && !pkg && !triggers.length) return null;
   return (
     <section className="run-records" aria-label="Run records">
       {configs.length ? (
@@ -42,6 +46,37 @@ export function RunRecords({ run }: { run: RunDetail }) {
               ))}
             </tbody>
           </table>
+        </div>
+      ) : null}
+      {triggers.length ? (
+        <div className="record-block run-triggers">
+          <h3>Triggered by</h3>
+          <ul className="plain">
+            {triggers.map((e) => (
+              <li key={`${e.type}:${e.id ?? e.name}`} className="trigger" data-type={e.type}>
+                <span className="mono">{e.name}</span>{' '}
+                {e.run ? (
+                  e.run.known ? (
+                    <Link className="trigger-run" to={runUrl(e.run.flow_id, e.run.run_id)}>
+                      run {e.run.flow_id}/{e.run.run_id}
+                    </Link>
+                  ) : (
+                    <span className="muted">
+                      run {e.run.flow_id}/{e.run.run_id} (not indexed here)
+                    </span>
+                  )
+                ) : e.id ? (
+                  <span className="muted mono">{e.id}</span>
+                ) : null}
+                {e.timestamp ? (
+                  <span className="muted">
+                    {' '}
+                    at <Time ms={Math.round(e.timestamp * 1000)} />
+                  </span>
+                ) : null}
+              </li>
+            ))}
+          </ul>
         </div>
       ) : null}
       {scheduler ? (

@@ -12,6 +12,7 @@ from flowscope.api.models import Dag, FlowPage, RunDetail, RunPage, StepPage
 from flowscope.api.records.configs import split_configs
 from flowscope.api.records.decorators import step_decorators
 from flowscope.api.records.placement import run_code, run_scheduler
+from flowscope.api.records.triggers import run_triggers
 from flowscope.api.responses import FastJSON, page
 from flowscope.datastore import NotFoundError
 from flowscope.ingest.sources import MetadataEntry
@@ -74,6 +75,9 @@ def get_run(ctx: Ctx, ref: Run) -> FastJSON:
     start_metadata = _start_task_metadata(ctx, ref)
     run["scheduler"] = run_scheduler(run["system_tags"], start_metadata)
     run.update(run_code(start_metadata))
+    run["triggers"] = run_triggers(
+        start_metadata, lambda flow, run_id: ctx.store.find_run(flow, run_id) is not None
+    )
     return FastJSON(run)
 
 
