@@ -58,6 +58,7 @@ FIXTURES = {
     "timeout": "@timeout cuts `slow` short on both attempts (TimeoutException), @catch keeps "
     "the last; start has @resources, @environment and @card",
     "config": "a Config (dict) beside a Parameter",
+    "refreshing_card": "a blank card `progress` refreshed 3 times while start runs",
     "parallel": "@parallel gang of 3: control task 2, workers 2_node_1 and 2_node_2",
     "argo": "as started by Argo Workflows on Kubernetes, triggered by the `parallel` run's end",
     "sfn": "as started by Step Functions on AWS Batch, one task told of a spot termination",
@@ -185,6 +186,7 @@ def _chains() -> list[Callable[[_Context], dict[str, str]]]:
         single(Launch("project_branch", "project_flow.py", top_args=("--branch", PROJECT_BRANCH))),
         single(Launch("timeout", "timeout_flow.py")),
         single(Launch("config", "config_flow.py")),
+        single(Launch("refreshing_card", "refreshing_card_flow.py")),
         _parallel_then_scheduled,
     ]
 

@@ -315,3 +315,49 @@ def test_triggered_run_names_its_event_and_the_run_behind_it(
     other_flow, other_run = fixture_runs["sfn"].split("/")
     assert _client_run(fixture_runs["sfn"]).trigger is None
     assert _get(api, f"/flows/{other_flow}/runs/{other_run}")["triggers"] == []
+
+
+# ---- refreshing cards ----------------------------------------------------------------
+
+
+def test_refreshing_card_serves_its_data_and_takes_updates(
+    api: TestClient, fixture_runs: dict[str, str]
+) -> None:
+    from metaflow.cards import get_cards
+
+    pathspec = fixture_runs["refreshing_card"]
+    task = _client_run(pathspec)["start"].task
+    [theirs] = list(get_cards(task, id="progress"))
+    base = _task_path(pathspec, "start", task.id)
+    [ours] = _get(api, f"{base}/cards")["items"]
+    assert ours["id"] == theirs.hash
+    data = _get(api, f"{base}/cards/{theirs.hash}/data")
+    expected = theirs.get_data()
+    assert expected is not None
+    assert data["reload_token"] == expected["reload_token"] == "final"
+    assert data["data"] == expected["data"]
+    assert [c["source"] for c in data["data"].values()] == ["# tick 3"]
+
+    # The card comes with the bridge that takes updates by postMessage, and is still
+    # served sandboxed, fetching nothing itself.
+    card = api.get(f"/api/v1{base}/cards/{theirs.hash}")
+    assert card.status_code == 200
+    assert b"flowscope-card-data" in card.content and b"metaflow_card_update" in card.content
+    csp = card.headers["content-security-policy"]
+    assert "sandbox allow-scripts" in csp and "connect-src 'none'" in csp
+    assert card.content.index(b"flowscope-card-ready") > card.content.index(
+        b"METAFLOW_RELOAD_TOKEN"
+    )
+
+    # Every card of the `card` run: data exactly when the client has some.
+    other = fixture_runs["card"]
+    for step in ("start", "end"):
+        other_task = _client_run(other)[step].task
+        other_base = _task_path(other, step, other_task.id)
+        for client_card in get_cards(other_task):
+            theirs_data = client_card.get_data()
+            response = api.get(f"/api/v1{other_base}/cards/{client_card.hash}/data")
+            if theirs_data is None:
+                assert response.status_code == 404
+            else:
+                assert response.json()["data"] == theirs_data["data"]

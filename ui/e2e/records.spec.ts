@@ -1,7 +1,11 @@
 // What Metaflow records beyond statuses (issue 9), on the real fixture runs of
 // tests/fixtures_runs.py: decorators, exceptions, configs, @parallel gangs, foreach paths,
 // resume clones, where a run ran, triggers.
-import { expect, fixtureRun, stepTasks, test } from './support';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { expect, fixtureRun, runs, stepTasks, test } from './support';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 test('decorators: the DAG details and the task page list each step’s decorators', async ({
   page,
@@ -206,4 +210,88 @@ test('triggers: a run started by @trigger_on_finish names the event and links th
   await link.click();
   await expect(page).toHaveURL(new RegExp(`/${upstream.flow}/${upstream.run}$`));
   await expect(page.locator('.run-header')).toContainText(`${upstream.flow}/${upstream.run}`);
+});
+
+// Live card (issue 9): starts tests/live_flows/live_card_flow.py into the served datastore
+// and watches its card update in place, without reloading the page or the card's frame.
+test('live card: a card that refreshes updates on the open page, still sandboxed', async ({
+  page,
+  request,
+}) => {
+  const { FLOWSCOPE_SYSROOT, FLOWSCOPE_PYTHON, FLOWSCOPE_FLOW_ENV } = process.env;
+  test.skip(!FLOWSCOPE_SYSROOT || !FLOWSCOPE_PYTHON, 'needs python -m tests.e2e_server');
+  if (!FLOWSCOPE_SYSROOT || !FLOWSCOPE_PYTHON) return;
+  test.setTimeout(120_000);
+  const extra: Record<string, string> = JSON.parse(FLOWSCOPE_FLOW_ENV ?? '{}');
+  const before = new Set((await runs(request, '&flow_id=LiveCardFlow')).map((r) => r.run_id));
+  const flow = spawn(
+    FLOWSCOPE_PYTHON,
+    [`${REPO}tests/live_flows/live_card_flow.py`, '--no-pylint', 'run'],
+    {
+      cwd: FLOWSCOPE_SYSROOT,
+      env: { ...process.env, ...extra, LIVE_CARD_TICKS: '40', LIVE_CARD_SLEEP_S: '0.5' },
+      detached: true,
+      stdio: 'ignore',
+    },
+  );
+  try {
+    // The run, its start task and its card, as soon as flowscope has them.
+    let runId = '';
+    await expect
+      .poll(
+        async () => {
+          const found = (await runs(request, '&flow_id=LiveCardFlow')).find(
+            (r) => !before.has(r.run_id),
+          );
+          runId = found?.run_id ?? '';
+          if (!runId) return 0;
+          const res = await request.get(
+            `api/v1/flows/LiveCardFlow/runs/${runId}/steps/start/tasks/1/cards`,
+          );
+          return res.ok() ? ((await res.json()) as { items: unknown[] }).items.length : 0;
+        },
+        { timeout: 60_000, message: 'the live card appears' },
+      )
+      .toBeGreaterThan(0);
+
+    await page.goto(`LiveCardFlow/${runId}/start/1?section=cards`);
+    await page.evaluate(() => {
+      (window as unknown as { liveCardTest: boolean }).liveCardTest = true;
+    });
+    const frameEl = page.locator('iframe.card-frame');
+    await expect(frameEl).toHaveAttribute('sandbox', 'allow-scripts');
+    const card = page.frameLocator('iframe.card-frame');
+    const heading = card.locator('h1');
+    await expect(heading).toHaveText(/^tick \d+$/);
+    // Marks the card's document: still there later means the frame was not reloaded.
+    const frame = page.frames().find((f) => f.url().includes('/cards/'));
+    if (!frame) throw new Error('no card frame');
+    await frame.evaluate(() => {
+      (window as unknown as { mark: boolean }).mark = true;
+    });
+    const first = (await heading.textContent()) ?? '';
+    const shownAt = Date.now();
+    await expect(heading).not.toHaveText(first, { timeout: 10_000 });
+    console.log(
+      `live card: "${first}" -> "${await heading.textContent()}" in ${Date.now() - shownAt} ms`,
+    );
+    const second = (await heading.textContent()) ?? '';
+    await expect(heading).not.toHaveText(second, { timeout: 10_000 });
+    expect(await frame.evaluate(() => (window as unknown as { mark?: boolean }).mark)).toBe(true);
+    await expect(frameEl).toHaveAttribute('data-reloads', '0');
+
+    // The task ends: the final render is loaded and shows the last tick.
+    await expect(heading).toHaveText('tick 40', { timeout: 60_000 });
+    expect(
+      await page.evaluate(() => (window as unknown as { liveCardTest?: boolean }).liveCardTest),
+    ).toBe(true);
+  } finally {
+    if (flow.pid !== undefined && flow.exitCode === null) {
+      try {
+        process.kill(-flow.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
 });

@@ -380,6 +380,15 @@ class Card(BaseModel):
     url: str
 
 
+class CardData(BaseModel):
+    reload_token: str | None = Field(
+        description="Matches the card's METAFLOW_RELOAD_TOKEN when `data` can update it "
+        "in place; otherwise the card must be reloaded (`final`: the task finished)"
+    )
+    data: Any = Field(description="The card's components, for `metaflow_card_update`")
+    created_on: float | None = Field(description="epoch seconds")
+
+
 class CardPage(BaseModel):
     items: list[Card]
     next_cursor: str | None

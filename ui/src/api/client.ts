@@ -4,6 +4,7 @@ import type {
   ArtifactDetail,
   ArtifactSummary,
   Card,
+  CardData,
   ClonePage,
   Dag,
   FlowSummary,
@@ -168,6 +169,19 @@ export const api = {
     apiUrl(`${taskPath(t.flow, t.run, t.step, t.task)}/logs/${stream}/download`, { attempt }),
   cards: (t: TaskRef, signal?: AbortSignal) =>
     getJson<Page<Card>>(`${taskPath(t.flow, t.run, t.step, t.task)}/cards`, {}, signal),
+  /** A refreshing card's newest data; null when the card has none (it never refreshed). */
+  cardData: async (t: TaskRef, cardId: string, signal?: AbortSignal) => {
+    try {
+      return await getJson<CardData>(
+        `${taskPath(t.flow, t.run, t.step, t.task)}/cards/${seg(cardId)}/data`,
+        {},
+        signal,
+      );
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return null;
+      throw err;
+    }
+  },
 };
 
 /** A card URL from the server, resolved against the app's base (it may be relative). */

@@ -22,6 +22,8 @@ export const keys = {
   artifact: (t: TaskRef, attempt: number, name: string) =>
     ['task', t.flow, t.run, t.step, t.task, 'artifact', attempt, name] as const,
   cards: (t: TaskRef) => ['task', t.flow, t.run, t.step, t.task, 'cards'] as const,
+  cardData: (t: TaskRef, cardId: string) =>
+    ['task', t.flow, t.run, t.step, t.task, 'cards', cardId, 'data'] as const,
   logs: (t: TaskRef, stream: LogStream, attempt: number) =>
     ['task', t.flow, t.run, t.step, t.task, 'logs', stream, attempt] as const,
   logPage: (t: TaskRef, stream: LogStream, attempt: number, start: number | 'tail') =>

@@ -28,6 +28,7 @@ export type LogLine = S['LogLine'];
 export type LogPage = S['LogPage'];
 export type LogSearch = S['LogSearch'];
 export type Card = S['Card'];
+export type CardData = S['CardData'];
 export type Health = S['Health'];
 export type ClonePage = S['ClonePage'];
 export type Clone = S['Clone'];

@@ -207,6 +207,19 @@ export function useCards(t: TaskRef) {
   });
 }
 
+/** A card's runtime data, polled twice a second while its task runs (cards have no
+ * change events of their own). */
+export function useCardData(t: TaskRef, cardId: string, live: boolean, enabled: boolean) {
+  return useQuery({
+    queryKey: keys.cardData(t, cardId),
+    queryFn: ({ signal }) => api.cardData(t, cardId, signal),
+    enabled,
+    refetchInterval: live ? CARD_POLL_MS : false,
+    staleTime: 0,
+  });
+}
+const CARD_POLL_MS = 500;
+
 /** The last page of a log: tells the total line count; new lines arrive as `log` events. */
 export function useLogTail(t: TaskRef, stream: LogStream, attempt: number, live: boolean) {
   return useQuery({

@@ -194,6 +194,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}/cards/{card_id}/data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Card Data
+         * @description The newest data of a card that refreshes while its task runs (404: it has none).
+         */
+        get: operations["get_card_data_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__cards__card_id__data_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}/logs/{stream}": {
         parameters: {
             query?: never;
@@ -412,6 +432,24 @@ export interface components {
             type: string;
             /** Url */
             url: string;
+        };
+        /** CardData */
+        CardData: {
+            /**
+             * Created On
+             * @description epoch seconds
+             */
+            created_on: number | null;
+            /**
+             * Data
+             * @description The card's components, for `metaflow_card_update`
+             */
+            data: unknown;
+            /**
+             * Reload Token
+             * @description Matches the card's METAFLOW_RELOAD_TOKEN when `data` can update it in place; otherwise the card must be reloaded (`final`: the task finished)
+             */
+            reload_token: string | null;
         };
         /** CardPage */
         CardPage: {
@@ -1531,6 +1569,55 @@ export interface operations {
                 };
                 content: {
                     "text/html": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The run's datastore is of a kind flowscope cannot read yet */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The run's datastore cannot be reached now (`error` says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_card_data_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__cards__card_id__data_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                card_id: string;
+                flow_id: string;
+                run_id: string;
+                step_name: string;
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardData"];
                 };
             };
             /** @description Validation Error */

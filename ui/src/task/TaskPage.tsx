@@ -322,7 +322,7 @@ export function TaskPage() {
             ) : section === 'metadata' ? (
               <MetadataTable entries={task.data.metadata} attempt={attemptNum} />
             ) : (
-              <Cards task={ref} />
+              <Cards task={ref} live={live} />
             )}
           </div>
         </>
