@@ -56,6 +56,13 @@ FIXTURES = {
     "project_branch": "@project run with --branch (test.feature_x)",
     "tags": "launch tags edited afterwards with add_tag, remove_tag, replace_tag",
     "include": "IncludeFile parameters: UTF-8 text (`notes`) and binary (`blob`)",
+    "timeout": "@timeout cuts `slow` short on both attempts (TimeoutException), @catch keeps "
+    "the last; start has @resources, @environment and @card",
+    "config": "a Config (dict) beside a Parameter",
+    "refreshing_card": "a blank card `progress` refreshed 3 times while start runs",
+    "parallel": "@parallel gang of 3: control task 2, workers 2_node_1 and 2_node_2",
+    "argo": "as started by Argo Workflows on Kubernetes, triggered by the `parallel` run's end",
+    "sfn": "as started by Step Functions on AWS Batch, one task told of a spot termination",
 }
 
 # What the fixtures are launched with, for tests that check the results.
@@ -181,6 +188,10 @@ def _chains() -> list[Callable[[_Context], dict[str, str]]]:
         single(Launch("project", "project_flow.py")),
         _include,
         single(Launch("project_branch", "project_flow.py", top_args=("--branch", PROJECT_BRANCH))),
+        single(Launch("timeout", "timeout_flow.py")),
+        single(Launch("config", "config_flow.py")),
+        single(Launch("refreshing_card", "refreshing_card_flow.py")),
+        _parallel_then_scheduled,
     ]
 
 
@@ -229,6 +240,118 @@ def _failing_then_resumed(context: _Context) -> dict[str, str]:
         ),
     )
     return {"failing": failing, "resumed": resumed}
+
+
+# What the Argo Workflows and Step Functions compilers put in every task's environment
+# (metaflow/plugins/argo/argo_workflows.py, aws/step_functions/step_functions.py): the
+# runtime name and the production token become the run's system tags `runtime:…` and
+# `production:…`, the code package becomes `code-package` metadata, all written by
+# Metaflow itself on this local run.
+SCHEDULED_ENV = {
+    "argo": {
+        "METAFLOW_RUNTIME_NAME": "argo-workflows",
+        "METAFLOW_PRODUCTION_TOKEN": "scheduledflow-0-abcd",
+        "METAFLOW_CODE_SHA": "c0de5a1e",
+        "METAFLOW_CODE_URL": "s3://bucket/ScheduledFlow/data/c0/c0de5a1e",
+        "METAFLOW_CODE_DS": "s3",
+    },
+    "sfn": {
+        "METAFLOW_RUNTIME_NAME": "step-functions",
+        "METAFLOW_PRODUCTION_TOKEN": "scheduledflow-1-efgh",
+    },
+}
+
+# What only the remote decorators write, registered afterwards through Metaflow's own
+# local metadata provider (the same `register_metadata` call they make), on every task:
+# - argo: ArgoWorkflowsInternalDecorator.task_pre_step (argo-workflow-*, and on the start
+#   step `execution-triggers`, here the event @trigger_on_finish gets from the `parallel`
+#   run), and KubernetesDecorator.task_pre_step (kubernetes-pod-*).
+# - sfn: StepFunctionsInternalDecorator.task_pre_step (aws-step-functions-*),
+#   BatchDecorator.task_pre_step (aws-batch-*), and on `end` the spot monitor's
+#   `spot-termination-*` (kubernetes/spot_metadata_cli.py, used by Batch too).
+_SCHEDULER_METADATA_SCRIPT = """
+import json, sys
+from metaflow import Run, namespace
+from metaflow.metadata_provider import MetaDatum
+from metaflow.metaflow_environment import MetaflowEnvironment
+from metaflow.plugins.metadata_providers.local import LocalMetadataProvider
+
+kind, pathspec, trigger_task = sys.argv[1], sys.argv[2], sys.argv[3]
+namespace(None)
+run = Run(pathspec)
+flow_name, run_id = pathspec.split("/")
+
+class _Flow:
+    name = flow_name
+
+provider = LocalMetadataProvider(MetaflowEnvironment(_Flow()), _Flow(), None, None)
+for step in run:
+    for task in step:
+        meta = {}
+        if kind == "argo":
+            meta = {
+                "argo-workflow-template": "scheduledflow",
+                "argo-workflow-name": "scheduledflow-x7k2p",
+                "argo-workflow-namespace": "mf-prod",
+                "auto-emit-argo-events": "True",
+                "argo-workflow-template-owner": "tester",
+                "kubernetes-pod-name": f"scheduledflow-x7k2p-{step.id}-{task.id}",
+                "kubernetes-pod-namespace": "mf-prod",
+                "kubernetes-pod-id": f"0f1e2d3c-{task.id}",
+                "kubernetes-pod-service-account-name": "metaflow",
+                "kubernetes-node-ip": "10.0.3.17",
+            }
+            if step.id == "start":
+                meta["execution-triggers"] = json.dumps([{
+                    "timestamp": 1796128800,
+                    "id": trigger_task,
+                    "name": "metaflow." + trigger_task.split("/")[0] + ".end",
+                    "type": "run",
+                }])
+        else:
+            meta = {
+                "aws-step-functions-execution": "arn:aws:states:us-east-1:1:execution:sf:e1",
+                "aws-step-functions-state-machine": "ScheduledFlow",
+                "aws-batch-job-id": f"5b0f7c1e-{task.id}",
+                "aws-batch-job-attempt": "1",
+                "aws-batch-ce-name": "spot-ce",
+                "aws-batch-jq-name": "mf-queue",
+                "aws-batch-execution-env": "AWS_ECS_EC2",
+                "aws-batch-awslogs-group": "/aws/batch/job",
+                "aws-batch-awslogs-region": "us-east-1",
+                "aws-batch-awslogs-stream": f"metaflow/default/{task.id}",
+            }
+            if step.id == "end":
+                meta["spot-termination-received-at"] = "2026-12-01T10:00:00Z"
+                meta["spot-termination-time"] = "2026-12-01T10:02:00Z"
+        provider.register_metadata(run_id, step.id, task.id, [
+            MetaDatum(field=k, value=v, type=k, tags=["attempt_id:0"]) for k, v in meta.items()
+        ])
+"""
+
+
+def _parallel_then_scheduled(context: _Context) -> dict[str, str]:
+    parallel = _launch(context, Launch("parallel", "parallel_flow.py"))
+    from_client = [sys.executable, "-c", _SCHEDULER_METADATA_SCRIPT]
+    runs = {"parallel": parallel}
+    end_task = _end_task_of(context, parallel)
+    for kind, env in SCHEDULED_ENV.items():
+        pathspec = _launch(context, Launch(kind, "scheduled_flow.py", env=env))
+        _check_call(
+            context,
+            [*from_client, kind, pathspec, end_task],
+            log_name=f"{kind}-metadata",
+            should_fail=False,
+        )
+        runs[kind] = pathspec
+    return runs
+
+
+def _end_task_of(context: _Context, pathspec: str) -> str:
+    flow, run_id = pathspec.split("/")
+    end = context.sysroot / ".metaflow" / flow / run_id / "end"
+    tasks = [p.name for p in end.iterdir() if p.name != "_meta"]
+    return f"{pathspec}/end/{tasks[0]}"
 
 
 def _launch(context: _Context, launch: Launch) -> str:
@@ -314,6 +437,8 @@ def _base_env(sysroot: Path, scratch: Path) -> dict[str, str]:
             # Keep the repository free of __pycache__ next to the flow files.
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONIOENCODING": "utf-8",
+            # @parallel starts its gang with the `python` on PATH: this interpreter's.
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         }
     )
     return env

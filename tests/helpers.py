@@ -95,3 +95,11 @@ def snapshot(store: Store) -> dict[str, Any]:
     flows, _ = store.list_flows(500, None)
     out["__flows__"] = flows
     return out
+
+
+def without_bridge(card_html: str) -> str:
+    """A served card without the live-update bridge flowscope adds to it
+    (api/routes/cards.py), to compare it with the card the client reads."""
+    from flowscope.api.routes.cards import UPDATE_BRIDGE
+
+    return card_html.replace(UPDATE_BRIDGE.decode(), "", 1)

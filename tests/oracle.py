@@ -135,6 +135,7 @@ def oracle_run(pathspec: str) -> JSON:
         "branch": _system_tag(run.system_tags, "project_branch:"),
         "first_failure": _first_failure(failed) if status == "failed" else None,
         "parameters": _parameters(run),
+        "configs": _parameters(run, configs=True),
         "origin_run_id": _origin_run_id(run),
         "task_count": len(tasks),
     }
@@ -153,11 +154,16 @@ def _first_failure(failed: list[Any]) -> JSON | None:
     return {"step_name": step_name, "task_id": task_id}
 
 
-def _parameters(run: Any) -> dict[str, str]:
-    """Parameter name -> repr(value), from the `_parameters` task the client hides."""
+def _parameters(run: Any, configs: bool = False) -> dict[str, str]:
+    """Parameter name -> repr(value), from the `_parameters` task the client hides; with
+    `configs`, the `Config`s instead (declared beside them, with type "Config")."""
     params_task = run["_parameters"].task
     declared = params_task["_graph_info"].data.get("parameters", [])
-    return {param["name"]: repr(params_task[param["name"]].data) for param in declared}
+    return {
+        param["name"]: repr(params_task[param["name"]].data)
+        for param in declared
+        if (param.get("type") == "Config") == configs
+    }
 
 
 def _origin_run_id(run: Any) -> str | None:
@@ -232,7 +238,8 @@ def oracle_step_task_counts(pathspec: str) -> dict[str, dict[str, int]]:
 
 def _all_tasks(run: Any) -> list[Any]:
     tasks = [task for step in run for task in step]
-    return sorted(tasks, key=lambda task: int(task.id))
+    # @parallel workers have ids like `2_node_1`: after their control task `2`.
+    return sorted(tasks, key=lambda task: (int(task.id.split("_", 1)[0]), task.id))
 
 
 def _task_status(task: Any) -> str:
@@ -240,17 +247,22 @@ def _task_status(task: Any) -> str:
 
 
 def _foreach_label(task: Any) -> str | None:
-    """`var[index]=value` of the innermost foreach the task is in, as `Task.index` sees
-    it: the tasks of a foreach body, and also the join tasks of a nested foreach that
-    are still inside the outer one. The value is the runtime's string of the item."""
+    """`var[index]=value` of each foreach the task is in, outermost first, joined by
+    ` › `, from its `_foreach_stack`: the tasks of a foreach body, and also the join tasks
+    of a nested foreach that are still inside the outer one. The value is the runtime's
+    string of the item."""
     try:
         stack = task["_foreach_stack"].data
     except KeyError:
         return None
     if not stack:
         return None
-    frame = stack[-1]
-    return f"{frame.var}[{frame.index}]={frame.value}"
+    if stack[-1].var == "_parallel_ubf_iter":
+        # Knowingly different: a @parallel gang's members are labelled by their role
+        # (control, worker N), not by Metaflow's internal gang iterator.
+        return None
+    # The full path, outermost first (`Task.index` gives only the innermost level).
+    return " › ".join(f"{frame.var}[{frame.index}]={frame.value}" for frame in stack)
 
 
 def _task_json(task: Any) -> JSON:

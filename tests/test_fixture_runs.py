@@ -36,8 +36,10 @@ def test_only_the_failing_run_fails(fixture_runs: dict[str, str]) -> None:
 
 
 def test_runs_belong_to_the_fixture_user(fixture_runs: dict[str, str]) -> None:
-    for run in fixture_runs.values():
-        assert oracle.oracle_run(run)["user"] == fixtures_runs.USERNAME
+    for name, run in fixture_runs.items():
+        # A scheduler's run has a production token instead of a user (no `user:` tag).
+        expected = None if name in fixtures_runs.SCHEDULED_ENV else fixtures_runs.USERNAME
+        assert oracle.oracle_run(run)["user"] == expected, name
 
 
 def test_linear_parameters_are_reprs_of_their_typed_values(fixture_runs: dict[str, str]) -> None:
@@ -111,12 +113,17 @@ def test_foreach_tasks_are_labelled_by_item(fixture_runs: dict[str, str]) -> Non
     assert oracle.oracle_dag(run)["steps"]["start"]["foreach_artifact"] == "items"
 
 
-def test_nested_foreach_labels_name_the_innermost_item(fixture_runs: dict[str, str]) -> None:
+def test_nested_foreach_labels_name_the_full_path(fixture_runs: dict[str, str]) -> None:
     run = fixture_runs["nested_foreach"]
     tasks = oracle.oracle_tasks(run)
     # Task ids follow scheduling order, which parallel workers make vary: sort.
     inner = sorted(t["foreach_label"] for t in tasks if t["step_name"] == "inner")
-    assert inner == ["numbers[0]=1", "numbers[0]=1", "numbers[1]=2", "numbers[1]=2"]
+    assert inner == [
+        "letters[0]=a › numbers[0]=1",
+        "letters[0]=a › numbers[1]=2",
+        "letters[1]=b › numbers[0]=1",
+        "letters[1]=b › numbers[1]=2",
+    ]
     # The inner joins are still inside the outer foreach.
     inner_join = sorted(t["foreach_label"] for t in tasks if t["step_name"] == "inner_join")
     assert inner_join == ["letters[0]=a", "letters[1]=b"]

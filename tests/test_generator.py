@@ -229,6 +229,5 @@ def _check_run_in_api(api: TestClient, run: Run) -> None:
         assert item["attempt"] == task.last.number, where
         assert item["started_at"] == task.registered_at, where
         assert item["finished_at"] == task.finished_at, where
-        frame = task.foreach[-1] if task.foreach else None
-        label = f"{frame.var}[{frame.index}]={frame.value}" if frame else None
+        label = " › ".join(f"{f.var}[{f.index}]={f.value}" for f in task.foreach) or None
         assert item["foreach_label"] == label, where

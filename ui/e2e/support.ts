@@ -228,3 +228,15 @@ export async function mainPages(request: APIRequestContext): Promise<MainPage[]>
   }
   return pages;
 }
+
+/** The run of a named fixture (tests/fixtures_runs.py); these specs need the e2e server. */
+export function fixtureRun(name: string): RunRef {
+  const p = FIXTURES[name];
+  if (!p) throw new Error(`fixture ${name} missing: run through python -m tests.e2e_server`);
+  return fromPathspec(p);
+}
+
+/** The tasks of one step of a fixture run. */
+export async function stepTasks(request: APIRequestContext, r: RunRef, step: string) {
+  return tasks(request, r, `&step_name=${step}`);
+}

@@ -18,7 +18,17 @@ from flowscope.api.auth import AuthSettings, guard
 from flowscope.api.context import AppContext
 from flowscope.api.live import EventHub
 from flowscope.api.responses import FastJSON
-from flowscope.api.routes import artifacts, cards, events, health, logs, runs, tasks, timeline
+from flowscope.api.routes import (
+    artifacts,
+    cards,
+    events,
+    health,
+    logs,
+    records,
+    runs,
+    tasks,
+    timeline,
+)
 from flowscope.datastore import (
     DatastoreError,
     DatastoreUnavailable,
@@ -67,7 +77,7 @@ def create_api(ctx: AppContext) -> FastAPI:
     api.state.hub = hub
     # Big JSON (a 100,000-task run's lists) shrinks ~10x; event streams are left alone.
     api.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
-    for module in (health, runs, timeline, tasks, artifacts, logs, cards, events):
+    for module in (health, runs, records, timeline, tasks, artifacts, logs, cards, events):
         api.include_router(module.router, prefix=API_PREFIX)
 
     @api.exception_handler(HTTPException)

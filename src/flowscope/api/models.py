@@ -98,12 +98,58 @@ class StepCounts(BaseModel):
     skipped: int = Field(description="Steps that never ran in a run that is over")
 
 
+class RecordField(BaseModel):
+    name: str
+    value: str
+
+
+class Scheduler(BaseModel):
+    name: str = Field(description="The runtime: argo-workflows, step-functions, airflow, …")
+    production_token: str | None = Field(description="From the `production:` system tag")
+    details: list[RecordField] = Field(description="The scheduler's metadata on the start task")
+
+
+class CodePackage(BaseModel):
+    ds_type: str | None = None
+    sha: str | None = None
+    location: str | None = None
+
+
+class TriggeringRun(BaseModel):
+    flow_id: str
+    run_id: str
+    known: bool = Field(description="flowscope has this run (it can be linked)")
+
+
+class TriggerEvent(BaseModel):
+    name: str = Field(description="e.g. metaflow.UpstreamFlow.end, or the event's name")
+    type: str = Field(description="run (@trigger_on_finish) or event (@trigger)")
+    id: str | None
+    timestamp: float | None = Field(description="epoch seconds")
+    run: TriggeringRun | None = Field(description="The run that finished, for a run event")
+
+
 class RunDetail(Run):
     parameters: dict[str, str] = Field(description="Parameter name -> repr of its value")
+    configs: dict[str, str] = Field(
+        description="Config name -> repr of its value (a dict); not among `parameters`"
+    )
     origin_run_id: str | None
     task_count: int
     step_counts: StepCounts = Field(description="The run's steps by status")
     script_name: str | None = Field(description="The flow's file, e.g. for a resume command")
+    scheduler: Scheduler | None = Field(
+        default=None, description="The scheduler that started it; null when started by hand"
+    )
+    git_info: dict[str, Any] | None = Field(
+        default=None, description="`git-info` metadata: repo_url, branch_name, commit_sha, …"
+    )
+    triggers: list[TriggerEvent] = Field(
+        default_factory=list, description="What started the run (`execution-triggers`)"
+    )
+    code_package: CodePackage | None = Field(
+        default=None, description="`code-package` metadata of a run packaged for remote compute"
+    )
 
 
 class RunPage(BaseModel):
@@ -132,6 +178,14 @@ class FlowPage(BaseModel):
     next_cursor: str | None
 
 
+class StepDecorator(BaseModel):
+    name: str = Field(description="e.g. retry, catch, timeout, resources, kubernetes")
+    attributes: dict[str, Any] = Field(description="As recorded in `_graph_info`")
+    inserted_by: list[str] | str | None = Field(
+        default=None, description="What added it when it was not written on the step"
+    )
+
+
 class DagStep(BaseModel):
     type: str
     next: list[str]
@@ -139,6 +193,12 @@ class DagStep(BaseModel):
     foreach_artifact: str | None = None
     matching_join: str | None = None
     switch_cases: dict[str, str] | None = None
+    decorators: list[StepDecorator] = Field(
+        default_factory=list, description="The step's decorators, from `_graph_info`"
+    )
+    num_parallel: int | None = Field(
+        default=None, description="Gang size a split-parallel step starts (@parallel)"
+    )
 
 
 class Dag(BaseModel):
@@ -206,16 +266,63 @@ class MetadataItem(BaseModel):
 
 
 class TaskException(BaseModel):
-    type: str
+    type: str = Field(description="Dotted, as Metaflow records it: builtins.ValueError")
     message: str
     traceback: str
     attempt: int
+    caught: bool = Field(False, description="@catch swallowed this one")
+    source: str | None = Field(
+        None,
+        description="Where it was read: `_exception`, the @catch variable's name, or "
+        "`log:stdout`/`log:stderr` when no artifact holds it",
+    )
+
+
+class GangMember(BaseModel):
+    role: Literal["control", "worker"] = Field(
+        description="control: the task that started the gang (internal_task_type)"
+    )
+    node_index: int | None = Field(description="current.parallel.node_index")
+    num_parallel: int | None = Field(description="The gang's size (parallel-world-size)")
+
+
+class TaskOrigin(BaseModel):
+    run_id: str
+    task_id: str
+    pathspec: str
+
+
+class Clone(BaseModel):
+    step_name: str
+    task_id: str
+    origin: TaskOrigin = Field(description="The origin run's task it copies")
+
+
+class ClonePage(BaseModel):
+    items: list[Clone]
+    truncated: bool = Field(description="Only the first 5,000 tasks of the run were read")
+
+
+class SpotTermination(BaseModel):
+    received_at: str | None
+    termination_time: str | None
+
+
+class Compute(BaseModel):
+    platform: Literal["kubernetes", "batch"]
+    details: list[RecordField] = Field(description="Pod, namespace, job id, log group/stream…")
+    spot_termination: SpotTermination | None
 
 
 class TaskDetail(Task):
     attempts: list[Attempt]
     metadata: list[MetadataItem]
-    exception: TaskException | None
+    exception: TaskException | None = Field(description="The latest of `exceptions`")
+    exceptions: list[TaskException] = Field(description="Every failed attempt's, oldest first")
+    decorators: list[StepDecorator] = Field(description="Its step's decorators")
+    parallel: GangMember | None = Field(description="Its place in a @parallel gang")
+    origin: TaskOrigin | None = Field(description="The task `resume` cloned this one from")
+    compute: Compute | None = Field(description="Where it ran, when not on this machine")
 
 
 class TimelineTasks(BaseModel):
@@ -319,6 +426,15 @@ class Card(BaseModel):
     id: str
     type: str
     url: str
+
+
+class CardData(BaseModel):
+    reload_token: str | None = Field(
+        description="Matches the card's METAFLOW_RELOAD_TOKEN when `data` can update it "
+        "in place; otherwise the card must be reloaded (`final`: the task finished)"
+    )
+    data: Any = Field(description="The card's components, for `metaflow_card_update`")
+    created_on: float | None = Field(description="epoch seconds")
 
 
 class CardPage(BaseModel):

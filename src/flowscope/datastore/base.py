@@ -124,6 +124,11 @@ class Datastore(Protocol):
         """The HTML of the task's card whose `hash` is `card_hash`."""
         ...
 
+    def card_data(self, task: Pathspec, card_hash: str) -> bytes:
+        """The newest runtime data of a refreshing card (`…/runtime/*-<hash>.data.json`,
+        rewritten by `current.card.refresh()`); NotFoundError when it has none."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class BlobStat:

@@ -70,6 +70,9 @@ class UnsupportedDatastore:
     def card_html(self, task: Pathspec, card_hash: str) -> bytes:
         self._refuse()
 
+    def card_data(self, task: Pathspec, card_hash: str) -> bytes:
+        self._refuse()
+
 
 class Datastores:
     """Datastores by kind and root, made on first use and then shared."""

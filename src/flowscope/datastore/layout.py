@@ -38,6 +38,8 @@ _TYPE_REPR = re.compile(r"<class '(.+)'>")
 _PICKLE_ENCODINGS = frozenset({"pickle-v2", "pickle-v4", "gzip+pickle-v2", "gzip+pickle-v4"})
 _STREAMS = ("stdout", "stderr")
 CARDS_FOLDER = "mf.cards"
+# A refreshing card's data is its components as JSON; past this it is not a card update.
+CARD_DATA_MAX_BYTES = 16 << 20
 ROOT_LOCATION = ":root:"  # an artifact location meaning "by sha, under this root"
 _STARTED = ("attempt.json", "data.json", "DONE.lock")
 _FINISHED = ("DONE.lock", "runtime", "task_end")
@@ -368,3 +370,15 @@ class MetaflowDatastore:
                     self._card_html.put(cache_key, html, len(html))
                 return html  # type: ignore[no-any-return]
         raise NotFoundError(f"card {card_hash!r} not found")
+
+    def card_data(self, task: Pathspec, card_hash: str) -> bytes:
+        folder, _ = self._cards(task)
+        if not folder:
+            raise NotFoundError(f"card {card_hash!r} not found")
+        # The data sits beside the cards: `…/tasks/<id>/runtime/<type>[-<id>]-<hash>.data.json`.
+        runtime = (*folder[:-1], "runtime")
+        for name in self.blobs.listing(*runtime):
+            if name.endswith(f"-{card_hash}.data.json"):
+                # Never cached: the task rewrites it while it runs.
+                return bytes(self.blobs.read(*runtime, name, max_bytes=CARD_DATA_MAX_BYTES))
+        raise NotFoundError(f"card {card_hash!r} has no runtime data")

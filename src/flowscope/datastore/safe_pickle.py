@@ -32,6 +32,7 @@ from typing import Any
 from flowscope.datastore import DatastoreError
 from flowscope.datastore.included_file import METAFLOW_CLASS as INCLUDED_FILE_CLASS
 from flowscope.datastore.included_file import IncludedFileRef
+from flowscope.datastore.recorded_exception import RecordedException
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
@@ -108,6 +109,8 @@ _STDLIB: dict[tuple[str, str], Any] = {
     ("zoneinfo", "ZoneInfo"): zoneinfo.ZoneInfo,
     # Protocol 2 stores bytes as `_codecs.encode(text, "latin1")`; codecs only convert data.
     ("_codecs", "encode"): codecs.encode,
+    # `_exception` and @catch's variable: strings only (see recorded_exception).
+    ("metaflow.exception", "MetaflowExceptionWrapper"): RecordedException,
 }
 
 # Protocol 2 pickles use Python 2 names.

@@ -23,6 +23,8 @@ from flowscope.local_files import attempt_of, mtime_ns, read_json, scandir, to_i
 log = logging.getLogger(__name__)
 
 PARAMETERS_STEP = "_parameters"
+# Between the levels of a nested foreach in a task's label.
+FOREACH_SEPARATOR = " › "
 META = "_meta"
 # sysmeta_<field>_<ts>.json; the field may itself contain underscores.
 SYSMETA = re.compile(r"^sysmeta_(?P<field>.+)_(?P<ts>\d+)\.json$")
@@ -201,18 +203,24 @@ def read_task(
 
 
 def foreach_label(stack: list[str] | None, path: str | None) -> str | None:
-    """`items[2]=0.25`: the innermost foreach variable, this task's index and its value.
+    """`outer_var[1]=b › items[2]=0.25`: the task's full foreach path, outermost first,
+    each level as its variable, this task's index and its value (issue 9).
 
-    The metadata holds the value (`foreach-stack`: `["items=0.25"]`) and the index
-    (`foreach-execution-path`: `"step:2"`, comma-separated when nested).
+    The metadata holds the values (`foreach-stack`: `["letters=b", "items=0.25"]`) and
+    the indices (`foreach-execution-path`: `"outer:1,inner:2"`), one per level.
     """
     if not stack:
         return None
-    var, _, value = stack[-1].partition("=")
-    index = None
-    if path:
-        _, _, index = path.split(",")[-1].rpartition(":")
-    return f"{var}[{index}]={value}" if index else stack[-1]
+    indices = [part.rpartition(":")[2] for part in path.split(",")] if path else []
+    # Align from the innermost level, should one list be shorter.
+    offset = len(indices) - len(stack)
+    levels = []
+    for i, frame in enumerate(stack):
+        var, _, value = frame.partition("=")
+        j = i + offset
+        index = indices[j] if 0 <= j < len(indices) else ""
+        levels.append(f"{var}[{index}]={value}" if index else frame)
+    return FOREACH_SEPARATOR.join(levels)
 
 
 def read_run_extras(run_dir: Path, flow_id: str, load_value: ValueLoader) -> RunExtras:

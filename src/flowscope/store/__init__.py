@@ -133,9 +133,10 @@ class Store:
         order: str,
         limit: int,
         cursor: str | None,
+        foreach: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         with self.read() as conn:
-            return reads.list_tasks(conn, ref, step_name, status, order, limit, cursor)
+            return reads.list_tasks(conn, ref, step_name, status, order, limit, cursor, foreach)
 
     def get_task(self, ref: RunRef, step_name: str, task_id: str) -> dict[str, Any] | None:
         with self.read() as conn:

@@ -199,11 +199,17 @@ def list_tasks(
     order: str,
     limit: int,
     cursor: str | None,
+    foreach: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     field, descending, nullable = TASK_ORDERS[order]
     query = sa.select(*TASK_COLUMNS).where(t.c.run_pk == ref.pk)
     if step_name is not None:
         query = query.where(t.c.step_name == step_name)
+    if foreach:
+        # A substring of the foreach path, any case: a value (`=b`), a level (`letters[1]`).
+        query = query.where(
+            sa.func.lower(t.c.foreach_label).contains(foreach.lower(), autoescape=True)
+        )
     if status is not None:
         query = query.where(t.c.status == status)
     rows, next_cursor = fetch_page(

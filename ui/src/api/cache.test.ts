@@ -196,6 +196,11 @@ describe('task page', () => {
       },
     ],
     exception: null,
+    decorators: [],
+    exceptions: [],
+    parallel: null,
+    origin: null,
+    compute: null,
     metadata: [],
   };
 

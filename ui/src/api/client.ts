@@ -4,6 +4,8 @@ import type {
   ArtifactDetail,
   ArtifactSummary,
   Card,
+  CardData,
+  ClonePage,
   Dag,
   FlowSummary,
   FlowsQuery,
@@ -118,6 +120,8 @@ export const api = {
   runs: (params: RunsQuery, signal?: AbortSignal) => getJson<Page<Run>>('/runs', params, signal),
   run: (flow: string, run: string, signal?: AbortSignal) =>
     getJson<RunDetail>(runPath(flow, run), {}, signal),
+  clones: (flow: string, run: string, signal?: AbortSignal) =>
+    getJson<ClonePage>(`${runPath(flow, run)}/clones`, {}, signal),
   dag: (flow: string, run: string, signal?: AbortSignal) =>
     getJson<Dag>(`${runPath(flow, run)}/dag`, {}, signal),
   steps: (flow: string, run: string, signal?: AbortSignal) =>
@@ -165,6 +169,19 @@ export const api = {
     apiUrl(`${taskPath(t.flow, t.run, t.step, t.task)}/logs/${stream}/download`, { attempt }),
   cards: (t: TaskRef, signal?: AbortSignal) =>
     getJson<Page<Card>>(`${taskPath(t.flow, t.run, t.step, t.task)}/cards`, {}, signal),
+  /** A refreshing card's newest data; null when the card has none (it never refreshed). */
+  cardData: async (t: TaskRef, cardId: string, signal?: AbortSignal) => {
+    try {
+      return await getJson<CardData>(
+        `${taskPath(t.flow, t.run, t.step, t.task)}/cards/${seg(cardId)}/data`,
+        {},
+        signal,
+      );
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return null;
+      throw err;
+    }
+  },
 };
 
 /** A card URL from the server, resolved against the app's base (it may be relative). */

@@ -10,6 +10,7 @@ export const keys = {
   run: (flow: string, run: string) => ['run', flow, run] as const,
   runDetail: (flow: string, run: string) => ['run', flow, run, 'detail'] as const,
   dag: (flow: string, run: string) => ['run', flow, run, 'dag'] as const,
+  clones: (flow: string, run: string) => ['run', flow, run, 'clones'] as const,
   steps: (flow: string, run: string) => ['run', flow, run, 'steps'] as const,
   timeline: (flow: string, run: string) => ['run', flow, run, 'timeline'] as const,
   tasks: (flow: string, run: string, params: Params) =>
@@ -21,6 +22,8 @@ export const keys = {
   artifact: (t: TaskRef, attempt: number, name: string) =>
     ['task', t.flow, t.run, t.step, t.task, 'artifact', attempt, name] as const,
   cards: (t: TaskRef) => ['task', t.flow, t.run, t.step, t.task, 'cards'] as const,
+  cardData: (t: TaskRef, cardId: string) =>
+    ['task', t.flow, t.run, t.step, t.task, 'cards', cardId, 'data'] as const,
   logs: (t: TaskRef, stream: LogStream, attempt: number) =>
     ['task', t.flow, t.run, t.step, t.task, 'logs', stream, attempt] as const,
   logPage: (t: TaskRef, stream: LogStream, attempt: number, start: number | 'tail') =>

@@ -122,6 +122,11 @@ describe('LiveCache: a task page', () => {
       ...task('work', '2'),
       attempts: [],
       exception: null,
+      decorators: [],
+      exceptions: [],
+      parallel: null,
+      origin: null,
+      compute: null,
       metadata: [],
     };
     qc.setQueryData(keys.taskDetail(T), detail);
@@ -161,6 +166,11 @@ describe('LiveCache: a task page', () => {
       ...task('work', '2'),
       attempts: [],
       exception: null,
+      decorators: [],
+      exceptions: [],
+      parallel: null,
+      origin: null,
+      compute: null,
       metadata: [],
     };
     qc.setQueryData(keys.taskDetail(T), detail);

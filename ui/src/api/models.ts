@@ -11,6 +11,7 @@ export type StatusReason = NonNullable<Run['status_reason']>;
 export type FlowSummary = S['Flow'];
 export type Dag = S['Dag'];
 export type DagStep = S['DagStep'];
+export type StepDecorator = S['StepDecorator'];
 export type StepSummary = S['Step'];
 export type TaskCounts = S['TaskCounts'];
 export type Task = S['Task'];
@@ -27,7 +28,11 @@ export type LogLine = S['LogLine'];
 export type LogPage = S['LogPage'];
 export type LogSearch = S['LogSearch'];
 export type Card = S['Card'];
+export type CardData = S['CardData'];
 export type Health = S['Health'];
+export type ClonePage = S['ClonePage'];
+export type Clone = S['Clone'];
+export type RecordField = S['RecordField'];
 
 export interface Page<T> {
   items: T[];

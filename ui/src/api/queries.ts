@@ -82,6 +82,16 @@ export function useRun(flow: string, run: string) {
   });
 }
 
+/** The tasks `resume` cloned, for a resumed run only (its tasks are read one by one). */
+export function useClones(flow: string, run: string, resumed: boolean) {
+  return useQuery({
+    queryKey: keys.clones(flow, run),
+    queryFn: ({ signal }) => api.clones(flow, run, signal),
+    enabled: resumed,
+    staleTime: Number.POSITIVE_INFINITY,
+  });
+}
+
 export function useDag(flow: string, run: string) {
   return useQuery({
     queryKey: keys.dag(flow, run),
@@ -196,6 +206,19 @@ export function useCards(t: TaskRef) {
     queryFn: ({ signal }) => api.cards(t, signal),
   });
 }
+
+/** A card's runtime data, polled twice a second while its task runs (cards have no
+ * change events of their own). */
+export function useCardData(t: TaskRef, cardId: string, live: boolean, enabled: boolean) {
+  return useQuery({
+    queryKey: keys.cardData(t, cardId),
+    queryFn: ({ signal }) => api.cardData(t, cardId, signal),
+    enabled,
+    refetchInterval: live ? CARD_POLL_MS : false,
+    staleTime: 0,
+  });
+}
+const CARD_POLL_MS = 500;
 
 /** The last page of a log: tells the total line count; new lines arrive as `log` events. */
 export function useLogTail(t: TaskRef, stream: LogStream, attempt: number, live: boolean) {

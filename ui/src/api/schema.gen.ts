@@ -55,6 +55,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/flows/{flow_id}/runs/{run_id}/clones": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Clones
+         * @description The tasks `resume` cloned from the origin run, each with the task it copies.
+         */
+        get: operations["list_clones_api_v1_flows__flow_id__runs__run_id__clones_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/flows/{flow_id}/runs/{run_id}/dag": {
         parameters: {
             query?: never;
@@ -187,6 +207,26 @@ export interface paths {
         };
         /** Get Card */
         get: operations["get_card_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__cards__card_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}/cards/{card_id}/data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Card Data
+         * @description The newest data of a card that refreshes while its task runs (404: it has none).
+         */
+        get: operations["get_card_data_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__cards__card_id__data_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -456,12 +496,72 @@ export interface components {
             /** Url */
             url: string;
         };
+        /** CardData */
+        CardData: {
+            /**
+             * Created On
+             * @description epoch seconds
+             */
+            created_on: number | null;
+            /**
+             * Data
+             * @description The card's components, for `metaflow_card_update`
+             */
+            data: unknown;
+            /**
+             * Reload Token
+             * @description Matches the card's METAFLOW_RELOAD_TOKEN when `data` can update it in place; otherwise the card must be reloaded (`final`: the task finished)
+             */
+            reload_token: string | null;
+        };
         /** CardPage */
         CardPage: {
             /** Items */
             items: components["schemas"]["Card"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /** Clone */
+        Clone: {
+            /** @description The origin run's task it copies */
+            origin: components["schemas"]["TaskOrigin"];
+            /** Step Name */
+            step_name: string;
+            /** Task Id */
+            task_id: string;
+        };
+        /** ClonePage */
+        ClonePage: {
+            /** Items */
+            items: components["schemas"]["Clone"][];
+            /**
+             * Truncated
+             * @description Only the first 5,000 tasks of the run were read
+             */
+            truncated: boolean;
+        };
+        /** CodePackage */
+        CodePackage: {
+            /** Ds Type */
+            ds_type?: string | null;
+            /** Location */
+            location?: string | null;
+            /** Sha */
+            sha?: string | null;
+        };
+        /** Compute */
+        Compute: {
+            /**
+             * Details
+             * @description Pod, namespace, job id, log group/stream…
+             */
+            details: components["schemas"]["RecordField"][];
+            /**
+             * Platform
+             * @enum {string}
+             */
+            platform: "kubernetes" | "batch";
+            spot_termination: components["schemas"]["SpotTermination"] | null;
         };
         /** Dag */
         Dag: {
@@ -478,6 +578,11 @@ export interface components {
         };
         /** DagStep */
         DagStep: {
+            /**
+             * Decorators
+             * @description The step's decorators, from `_graph_info`
+             */
+            decorators?: components["schemas"]["StepDecorator"][];
             /** Doc */
             doc: string;
             /** Foreach Artifact */
@@ -486,6 +591,11 @@ export interface components {
             matching_join?: string | null;
             /** Next */
             next: string[];
+            /**
+             * Num Parallel
+             * @description Gang size a split-parallel step starts (@parallel)
+             */
+            num_parallel?: number | null;
             /** Switch Cases */
             switch_cases?: {
                 [key: string]: string;
@@ -517,6 +627,25 @@ export interface components {
             items: components["schemas"]["Flow"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /** GangMember */
+        GangMember: {
+            /**
+             * Node Index
+             * @description current.parallel.node_index
+             */
+            node_index: number | null;
+            /**
+             * Num Parallel
+             * @description The gang's size (parallel-world-size)
+             */
+            num_parallel: number | null;
+            /**
+             * Role
+             * @description control: the task that started the gang (internal_task_type)
+             * @enum {string}
+             */
+            role: "control" | "worker";
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -656,6 +785,13 @@ export interface components {
             /** Status Reason */
             status_reason: ("error" | "killed" | "lost") | null;
         };
+        /** RecordField */
+        RecordField: {
+            /** Name */
+            name: string;
+            /** Value */
+            value: string;
+        };
         /** Run */
         Run: {
             /** Branch */
@@ -710,6 +846,15 @@ export interface components {
              * @description Tasks whose exception @catch swallowed: failures a completed run went on past
              */
             caught_count: number;
+            /** @description `code-package` metadata of a run packaged for remote compute */
+            code_package?: components["schemas"]["CodePackage"] | null;
+            /**
+             * Configs
+             * @description Config name -> repr of its value (a dict); not among `parameters`
+             */
+            configs: {
+                [key: string]: string;
+            };
             /**
              * Current Steps
              * @description While running: the steps with a task running (else waiting to start)
@@ -723,6 +868,13 @@ export interface components {
             first_failure: components["schemas"]["TaskRef"] | null;
             /** Flow Id */
             flow_id: string;
+            /**
+             * Git Info
+             * @description `git-info` metadata: repo_url, branch_name, commit_sha, …
+             */
+            git_info?: {
+                [key: string]: unknown;
+            } | null;
             /** Origin Run Id */
             origin_run_id: string | null;
             /**
@@ -736,6 +888,8 @@ export interface components {
             project: string | null;
             /** Run Id */
             run_id: string;
+            /** @description The scheduler that started it; null when started by hand */
+            scheduler?: components["schemas"]["Scheduler"] | null;
             /**
              * Script Name
              * @description The flow's file, e.g. for a resume command
@@ -761,6 +915,11 @@ export interface components {
             tags: string[];
             /** Task Count */
             task_count: number;
+            /**
+             * Triggers
+             * @description What started the run (`execution-triggers`)
+             */
+            triggers?: components["schemas"]["TriggerEvent"][];
             /** User */
             user: string | null;
         };
@@ -770,6 +929,31 @@ export interface components {
             items: components["schemas"]["Run"][];
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /** Scheduler */
+        Scheduler: {
+            /**
+             * Details
+             * @description The scheduler's metadata on the start task
+             */
+            details: components["schemas"]["RecordField"][];
+            /**
+             * Name
+             * @description The runtime: argo-workflows, step-functions, airflow, …
+             */
+            name: string;
+            /**
+             * Production Token
+             * @description From the `production:` system tag
+             */
+            production_token: string | null;
+        };
+        /** SpotTermination */
+        SpotTermination: {
+            /** Received At */
+            received_at: string | null;
+            /** Termination Time */
+            termination_time: string | null;
         };
         /** Step */
         Step: {
@@ -803,6 +987,26 @@ export interface components {
              * @description Steps that never ran in a run that is over
              */
             skipped: number;
+        };
+        /** StepDecorator */
+        StepDecorator: {
+            /**
+             * Attributes
+             * @description As recorded in `_graph_info`
+             */
+            attributes: {
+                [key: string]: unknown;
+            };
+            /**
+             * Inserted By
+             * @description What added it when it was not written on the step
+             */
+            inserted_by?: string[] | string | null;
+            /**
+             * Name
+             * @description e.g. retry, catch, timeout, resources, kubernetes
+             */
+            name: string;
         };
         /** StepPage */
         StepPage: {
@@ -885,9 +1089,22 @@ export interface components {
              * @description @catch caught this task's exception
              */
             caught: boolean;
+            /** @description Where it ran, when not on this machine */
+            compute: components["schemas"]["Compute"] | null;
+            /**
+             * Decorators
+             * @description Its step's decorators
+             */
+            decorators: components["schemas"]["StepDecorator"][];
             /** Duration Ms */
             duration_ms: number | null;
+            /** @description The latest of `exceptions` */
             exception: components["schemas"]["TaskException"] | null;
+            /**
+             * Exceptions
+             * @description Every failed attempt's, oldest first
+             */
+            exceptions: components["schemas"]["TaskException"][];
             /** Finished At */
             finished_at: number | null;
             /** Flow Id */
@@ -896,6 +1113,10 @@ export interface components {
             foreach_label: string | null;
             /** Metadata */
             metadata: components["schemas"]["MetadataItem"][];
+            /** @description The task `resume` cloned this one from */
+            origin: components["schemas"]["TaskOrigin"] | null;
+            /** @description Its place in a @parallel gang */
+            parallel: components["schemas"]["GangMember"] | null;
             /** Run Id */
             run_id: string;
             /** Started At */
@@ -916,12 +1137,35 @@ export interface components {
         TaskException: {
             /** Attempt */
             attempt: number;
+            /**
+             * Caught
+             * @description @catch swallowed this one
+             * @default false
+             */
+            caught: boolean;
             /** Message */
             message: string;
+            /**
+             * Source
+             * @description Where it was read: `_exception`, the @catch variable's name, or `log:stdout`/`log:stderr` when no artifact holds it
+             */
+            source?: string | null;
             /** Traceback */
             traceback: string;
-            /** Type */
+            /**
+             * Type
+             * @description Dotted, as Metaflow records it: builtins.ValueError
+             */
             type: string;
+        };
+        /** TaskOrigin */
+        TaskOrigin: {
+            /** Pathspec */
+            pathspec: string;
+            /** Run Id */
+            run_id: string;
+            /** Task Id */
+            task_id: string;
         };
         /** TaskPage */
         TaskPage: {
@@ -997,6 +1241,40 @@ export interface components {
             step: number[];
             /** Task Id */
             task_id: string[];
+        };
+        /** TriggerEvent */
+        TriggerEvent: {
+            /** Id */
+            id: string | null;
+            /**
+             * Name
+             * @description e.g. metaflow.UpstreamFlow.end, or the event's name
+             */
+            name: string;
+            /** @description The run that finished, for a run event */
+            run: components["schemas"]["TriggeringRun"] | null;
+            /**
+             * Timestamp
+             * @description epoch seconds
+             */
+            timestamp: number | null;
+            /**
+             * Type
+             * @description run (@trigger_on_finish) or event (@trigger)
+             */
+            type: string;
+        };
+        /** TriggeringRun */
+        TriggeringRun: {
+            /** Flow Id */
+            flow_id: string;
+            /**
+             * Known
+             * @description flowscope has this run (it can be linked)
+             */
+            known: boolean;
+            /** Run Id */
+            run_id: string;
         };
         /** ValidationError */
         ValidationError: {
@@ -1113,6 +1391,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_clones_api_v1_flows__flow_id__runs__run_id__clones_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: string;
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClonePage"];
                 };
             };
             /** @description Validation Error */
@@ -1474,6 +1784,55 @@ export interface operations {
             };
         };
     };
+    get_card_data_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__cards__card_id__data_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                card_id: string;
+                flow_id: string;
+                run_id: string;
+                step_name: string;
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardData"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The run's datastore is of a kind flowscope cannot read yet */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The run's datastore cannot be reached now (`error` says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     read_log_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__logs__stream__get: {
         parameters: {
             query?: {
@@ -1640,6 +1999,8 @@ export interface operations {
                 order?: "task_id" | "-task_id" | "started_at" | "-started_at" | "finished_at" | "-finished_at" | "duration_ms" | "-duration_ms";
                 limit?: number;
                 cursor?: string | null;
+                /** @description substring of the foreach path, any case */
+                foreach?: string | null;
             };
             header?: never;
             path: {

@@ -24,6 +24,7 @@ export const run = (id: string, over: Partial<Run> = {}): Run => ({
 export const runDetail = (id: string, over: Partial<RunDetail> = {}): RunDetail => ({
   ...run(id),
   parameters: {},
+  configs: {},
   origin_run_id: null,
   script_name: null,
   task_count: 0,

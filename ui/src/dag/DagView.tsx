@@ -1,6 +1,7 @@
 import type { UseQueryResult } from '@tanstack/react-query';
 import { useMemo } from 'react';
 import type { Dag, Page, StepSummary } from '../api/models';
+import { Decorators } from '../components/Decorators';
 import { plural } from '../components/format';
 import { ErrorState, Loading } from '../components/States';
 import { StatusIcon, statusLabel } from '../components/Status';
@@ -54,17 +55,21 @@ function StateBar({ node, width }: { node: PlacedNode; width: number }) {
 function Node({
   node,
   failed,
+  cloned,
   onOpen,
 }: {
   node: PlacedNode;
   failed: boolean;
+  cloned: number;
   onOpen: (step: string) => void;
 }) {
   const x = node.x - node.width / 2;
   const y = node.y - node.height / 2;
-  const kind = node.foreachOver
-    ? `foreach over ${node.foreachOver}`
-    : (TYPE_LABEL[node.type] ?? node.type);
+  const kind = cloned
+    ? 'cloned'
+    : node.foreachOver
+      ? `foreach over ${node.foreachOver}`
+      : (TYPE_LABEL[node.type] ?? node.type);
   // A step of a finished run that had no task never ran: say so, not "not started".
   const sub =
     node.status === 'skipped'
@@ -76,7 +81,7 @@ function Node({
           : 'not started';
   return (
     <g
-      className={`dag-node status-${node.status}${failed ? ' first-failure' : ''}`}
+      className={`dag-node status-${node.status}${failed ? ' first-failure' : ''}${cloned ? ' cloned' : ''}`}
       transform={`translate(${x},${y})`}
       role="button"
       tabIndex={0}
@@ -91,7 +96,9 @@ function Node({
     >
       {/* Its tooltip and its spoken name: what it shows, and the step's docstring. */}
       <title>
-        {`${node.id}${kind ? ` (${kind})` : ''}: ${sub}${node.doc ? `. ${node.doc}` : ''}`}
+        {`${node.id}${kind ? ` (${kind})` : ''}${cloned ? `, ${cloned} task(s) cloned by resume` : ''}: ${sub}${node.doc ? `. ${node.doc}` : ''}${
+          node.decorators.length ? `. ${node.decorators.map((d) => `@${d}`).join(' ')}` : ''
+        }`}
       </title>
       {node.multi ? (
         <>
@@ -135,10 +142,13 @@ export function DagView({
   steps,
   failedStep,
   onOpenStep,
+  cloned = new Map(),
 }: {
   dag: UseQueryResult<Dag>;
   steps: UseQueryResult<Page<StepSummary>>;
   failedStep: string | null;
+  /** Steps whose tasks `resume` cloned (step -> how many). */
+  cloned?: ReadonlyMap<string, number>;
   onOpenStep: (step: string) => void;
 }) {
   // Layout depends only on the graph; counts change while the run goes on.
@@ -220,6 +230,7 @@ export function DagView({
                 key={n.id}
                 node={live ? { ...live, x: n.x, y: n.y } : n}
                 failed={n.id === failedStep}
+                cloned={cloned.get(n.id) ?? 0}
                 onOpen={onOpenStep}
               />
             );
@@ -245,6 +256,39 @@ export function DagView({
           <span className="error-message">Step counts unavailable: {String(steps.error)}</span>
         ) : null}
       </div>
+      <StepDetails dag={dag.data} order={shape.nodes.map((n) => n.id)} />
     </div>
+  );
+}
+
+// What each node stands for beyond its status: its kind, gang size and decorators.
+function StepDetails({ dag, order }: { dag: Dag | undefined; order: string[] }) {
+  if (!dag) return null;
+  const rows = order.filter((name) => {
+    const s = dag.steps[name];
+    return s && ((s.decorators ?? []).length > 0 || s.num_parallel);
+  });
+  if (!rows.length) return null;
+  return (
+    <section className="dag-details" aria-label="Step details">
+      <h3>Step details</h3>
+      <dl>
+        {rows.map((name) => {
+          const s = dag.steps[name];
+          if (!s) return null;
+          return (
+            <div key={name} className="dag-detail" data-step={name}>
+              <dt className="mono">{name}</dt>
+              <dd>
+                {s.num_parallel ? (
+                  <span className="num-parallel">num_parallel={s.num_parallel} </span>
+                ) : null}
+                <Decorators decorators={s.decorators ?? []} />
+              </dd>
+            </div>
+          );
+        })}
+      </dl>
+    </section>
   );
 }

@@ -17,6 +17,8 @@ export interface DagNode {
   /** For the first step of a foreach body: the artifact it iterates over. */
   foreachOver: string | null;
   doc: string | null;
+  /** The step's decorator names (retry, catch, …), from `_graph_info`. */
+  decorators: string[];
   width: number;
   height: number;
 }
@@ -128,6 +130,7 @@ export function dagInput(dag: Dag, steps: readonly StepSummary[] | undefined): D
       multi,
       foreachOver: foreachOver.get(n) ?? null,
       doc: dag.steps[n]?.doc ?? null,
+      decorators: (dag.steps[n]?.decorators ?? []).map((d) => d.name),
       width: NODE_WIDTH,
       height: NODE_HEIGHT,
     };

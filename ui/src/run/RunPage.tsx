@@ -1,7 +1,7 @@
 import { lazy, Suspense, useCallback, useEffect, useMemo } from 'react';
 import { useParams, useSearchParams } from 'react-router';
 import type { StreamSpec } from '../api/events';
-import { useDag, usePrefetchTimeline, useRun, useSteps } from '../api/queries';
+import { useClones, useDag, usePrefetchTimeline, useRun, useSteps } from '../api/queries';
 import { useLiveStream } from '../api/useLive';
 import { Breadcrumbs } from '../components/Breadcrumbs';
 import { isTyping } from '../components/keys';
@@ -9,8 +9,10 @@ import { useRunFinishedNotice } from '../components/notify';
 import { ErrorState, Loading } from '../components/States';
 import { type TabDef, Tabs } from '../components/Tabs';
 import { TimelineView } from '../timeline/TimelineView';
+import { ClonesNote, clonedSteps } from './ClonesNote';
 import { FailureBanner } from './FailureBanner';
 import { RunHeader } from './RunHeader';
+import { RunRecords } from './RunRecords';
 import { TasksTab } from './TasksTab';
 
 // The graph-layout library is the largest dependency: load it with the DAG tab only.
@@ -35,6 +37,9 @@ export function RunPage() {
   const live = run.data?.status === 'running';
   const dag = useDag(flow, runId);
   const steps = useSteps(flow, runId, live);
+  const originRun = run.data?.origin_run_id ?? null;
+  const clones = useClones(flow, runId, originRun !== null);
+  const cloneItems = clones.data?.items ?? [];
 
   const setTab = useCallback(
     (t: RunTab, extra: Record<string, string> = {}) => {
@@ -80,6 +85,7 @@ export function RunPage() {
       ) : (
         <>
           <RunHeader run={run.data} steps={steps.data?.items} />
+          <RunRecords run={run.data} />
           {run.data.status === 'failed' ? <FailureBanner run={run.data} /> : null}
           <Tabs
             tabs={TABS}
@@ -91,12 +97,21 @@ export function RunPage() {
             label="Run views"
           />
           <div className="tab-panel">
+            {originRun && tab !== 'tasks' ? (
+              <ClonesNote
+                flow={flow}
+                originRun={originRun}
+                clones={cloneItems}
+                truncated={clones.data?.truncated ?? false}
+              />
+            ) : null}
             {tab === 'dag' ? (
               <Suspense fallback={<Loading what="the DAG" />}>
                 <DagView
                   dag={dag}
                   steps={steps}
                   failedStep={run.data.first_failure?.step_name ?? null}
+                  cloned={clonedSteps(cloneItems)}
                   onOpenStep={(step) => setTab('tasks', { step })}
                 />
               </Suspense>

@@ -2,8 +2,9 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import type { StepSummary, Task, TaskOrder, TasksQuery } from '../api/models';
-import { useTasksInfinite } from '../api/queries';
+import { useDag, useTasksInfinite } from '../api/queries';
 import { type ColumnDef, pickLayout } from '../components/columns';
+import { DebouncedInput } from '../components/DebouncedInput';
 import {
   formatCount,
   formatDuration,
@@ -18,6 +19,7 @@ import { EmptyState, ErrorState, Loading } from '../components/States';
 import { StatusBadge, StatusIcon, statusLabel } from '../components/Status';
 import { Duration } from '../components/Time';
 import { useWidth } from '../components/useWidth';
+import { parallelSteps, taskLabel } from './taskLabel';
 import './tasks.css';
 
 const ROW_HEIGHT = 32;
@@ -69,10 +71,12 @@ const TaskRow = memo(function TaskRow({
   columns,
   selected,
   tz,
+  label,
 }: {
   flow: string;
   run: string;
   task: Task;
+  label: string | null;
   columns: ReadonlySet<TaskColumn>;
   selected: boolean;
   tz: TimeZoneMode;
@@ -91,9 +95,9 @@ const TaskRow = memo(function TaskRow({
       {columns.has('stepForeach') ? (
         <span className="td td-stacked">
           <span className="ellipsis">{t.step_name}</span>
-          {t.foreach_label ? (
-            <span className="mono sub ellipsis" title={t.foreach_label}>
-              {t.foreach_label}
+          {label ? (
+            <span className="mono sub ellipsis task-label" title={label}>
+              {label}
             </span>
           ) : null}
         </span>
@@ -102,8 +106,8 @@ const TaskRow = memo(function TaskRow({
         <Link to={to}>{t.task_id}</Link>
       </span>
       {columns.has('foreach') ? (
-        <span className="td mono ellipsis" title={t.foreach_label ?? ''}>
-          {t.foreach_label ?? ''}
+        <span className="td mono ellipsis task-label" title={label ?? ''}>
+          {label ?? ''}
         </span>
       ) : null}
       {columns.has('status') ? (
@@ -157,6 +161,7 @@ export function TasksTab({
   const [params, setParams] = useSearchParams();
   const step = params.get('step') ?? '';
   const status = params.get('status') ?? '';
+  const foreach = params.get('foreach') ?? '';
   const orderParam = params.get('order') ?? 'task_id';
   const order =
     (Object.keys(ORDERS) as (keyof typeof ORDERS)[]).find((o) => o === orderParam) ?? 'task_id';
@@ -172,12 +177,19 @@ export function TasksTab({
       { replace: true },
     );
   const apiParams = useMemo(
-    (): TasksQuery => ({ step_name: step || undefined, status: statusFilter, order }),
-    [step, statusFilter, order],
+    (): TasksQuery => ({
+      step_name: step || undefined,
+      status: statusFilter,
+      order,
+      foreach: foreach || undefined,
+    }),
+    [step, statusFilter, order, foreach],
   );
   // How far the view is ahead of the loaded rows, to size the next page.
   const ahead = useRef(0);
   const query = useTasksInfinite(flow, run, apiParams, () => ahead.current + 200);
+  const dag = useDag(flow, run);
+  const gangSteps = useMemo(() => parallelSteps(dag.data), [dag.data]);
   const tasks = useMemo(() => query.data?.pages.flatMap((p) => p.items) ?? [], [query.data]);
   const total = useMemo(() => {
     const counts = steps.filter((s) => !step || s.step_name === step).map((s) => s.task_counts);
@@ -191,7 +203,8 @@ export function TasksTab({
   const virtualizer = useVirtualizer({
     // The table is as long as the whole result, so the scrollbar is honest; rows not
     // yet loaded show as placeholders and pull the next page in.
-    count: Math.max(tasks.length, query.hasNextPage ? total : 0),
+    // A foreach filter's matches are not counted ahead: the list grows as pages load.
+    count: Math.max(tasks.length, query.hasNextPage ? (foreach ? tasks.length + 1 : total) : 0),
     getScrollElement: () => scrollRef.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 8,
@@ -247,6 +260,17 @@ export function TasksTab({
             <option value="pending">pending</option>
           </select>
         </label>
+        <span className="inline">
+          Foreach{' '}
+          <DebouncedInput
+            type="search"
+            className="foreach-filter"
+            placeholder="value, e.g. =b or items[2]"
+            value={foreach}
+            onCommit={(v) => set('foreach', v)}
+            aria-label="Filter by foreach value"
+          />
+        </span>
         <label className="inline">
           Order{' '}
           <select
@@ -262,7 +286,9 @@ export function TasksTab({
         </label>
         <span className="muted">
           {hasNextPage
-            ? `${formatCount(tasks.length)} of ${formatCount(total)} tasks`
+            ? foreach
+              ? `${formatCount(tasks.length)}+ tasks`
+              : `${formatCount(tasks.length)} of ${formatCount(total)} tasks`
             : plural(tasks.length, 'task')}
           {live ? ' · live' : ''}
         </span>
@@ -320,6 +346,7 @@ export function TasksTab({
                       columns={columns}
                       selected={v.index === selected}
                       tz={tz}
+                      label={taskLabel(t, gangSteps)}
                     />
                   </div>
                 );

@@ -11,6 +11,7 @@ import { DebouncedInput } from '../components/DebouncedInput';
 import { formatCount, plural } from '../components/format';
 import { useListKeys } from '../components/keys';
 import { runUrl } from '../components/paths';
+import { SchedulerBadge } from '../components/SchedulerBadge';
 import { EmptyState, ErrorState, Loading } from '../components/States';
 import {
   caughtText,
@@ -164,6 +165,7 @@ function RunRowView({
           <Link to={to} className="flow-name">
             {run.flow_id}
           </Link>
+          <SchedulerBadge systemTags={run.system_tags} />
         </span>
       ) : null}
       {columns.has('run') ? (
@@ -174,6 +176,7 @@ function RunRowView({
       {columns.has('flowRun') ? (
         <span className="td td-flow">
           <span className="flow-name">{run.flow_id}</span>
+          <SchedulerBadge systemTags={run.system_tags} />
           <Link to={to} className="td-id mono run-sub" aria-label={`${run.flow_id}/${run.run_id}`}>
             {run.run_id}
           </Link>

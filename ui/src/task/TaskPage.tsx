@@ -7,13 +7,15 @@ import { useTask } from '../api/queries';
 import { useLiveStream } from '../api/useLive';
 import { Breadcrumbs } from '../components/Breadcrumbs';
 import { CopyButton } from '../components/CopyButton';
-import { runUrl } from '../components/paths';
+import { Decorators } from '../components/Decorators';
+import { runUrl, taskUrl } from '../components/paths';
 import { ErrorState, Loading } from '../components/States';
 import { StatusBadge, StatusIcon, statusLabel } from '../components/Status';
 import { type TabDef, Tabs } from '../components/Tabs';
 import { Duration, Time } from '../components/Time';
 import { useMediaQuery } from '../components/useWidth';
 import { LogView } from '../logs/LogView';
+import { FieldsTable } from '../run/RunRecords';
 import { Artifacts } from './Artifacts';
 import { Cards } from './Cards';
 import { ExceptionPanel } from './ExceptionPanel';
@@ -84,6 +86,28 @@ function TaskSummary({ task, attempt }: { task: TaskDetail; attempt: Attempt | u
             <StatusBadge status={status} reason={task.status_reason} caught={task.caught} />
           </span>
         </div>
+        {task.origin ? (
+          <div className="field task-origin">
+            <span className="label">Cloned from</span>
+            <span className="value mono">
+              <Link
+                to={taskUrl(task.flow_id, task.origin.run_id, task.step_name, task.origin.task_id)}
+              >
+                {task.origin.pathspec}
+              </Link>{' '}
+              <span className="clone-badge">cloned by resume</span>
+            </span>
+          </div>
+        ) : null}
+        {task.parallel ? (
+          <div className="field task-gang">
+            <span className="label">@parallel gang</span>
+            <span className="value">
+              {task.parallel.role} · node {task.parallel.node_index ?? '?'}
+              {task.parallel.num_parallel ? ` of ${task.parallel.num_parallel}` : ''}
+            </span>
+          </div>
+        ) : null}
         {task.foreach_label ? (
           <div className="field">
             <span className="label">Foreach</span>
@@ -115,6 +139,14 @@ function TaskSummary({ task, attempt }: { task: TaskDetail; attempt: Attempt | u
           <span className="label">Attempts</span>
           <span className="value">{task.attempts.length || 1}</span>
         </div>
+        {task.decorators.length ? (
+          <div className="field field-wide task-decorators">
+            <span className="label">Decorators</span>
+            <span className="value">
+              <Decorators decorators={task.decorators} />
+            </span>
+          </div>
+        ) : null}
       </div>
       {attempt ? (
         <AttemptSummary
@@ -209,8 +241,9 @@ export function TaskPage() {
 
   const attempt = task.data?.attempts.find((a) => a.attempt === attemptNum);
   const live = (attempt?.status ?? task.data?.status) === 'running';
-  // The API reports the exception of the latest failed attempt, naming that attempt.
-  const showException = task.data?.exception?.attempt === attemptNum;
+  // Every failed attempt's exception, each naming its attempt.
+  const attemptException = task.data?.exceptions.find((e) => e.attempt === attemptNum);
+  const showException = attemptException !== undefined;
 
   return (
     <div className="page page-task">
@@ -226,13 +259,32 @@ export function TaskPage() {
       ) : (
         <>
           <TaskSummary task={task.data} attempt={attempt} />
+          {task.data.compute ? (
+            <details className="task-compute" open>
+              <summary>
+                Ran on {task.data.compute.platform === 'kubernetes' ? 'Kubernetes' : 'AWS Batch'}
+                {task.data.compute.spot_termination ? (
+                  <span className="spot-warning">
+                    {' '}
+                    · spot termination notice at{' '}
+                    {task.data.compute.spot_termination.received_at ?? '?'} (terminating{' '}
+                    {task.data.compute.spot_termination.termination_time ?? '?'})
+                  </span>
+                ) : null}
+              </summary>
+              <FieldsTable fields={task.data.compute.details} />
+            </details>
+          ) : null}
           <AttemptTabs
             attempts={task.data.attempts}
             current={attemptNum}
             onChange={(a) => set('attempt', String(a))}
           />
-          {showException && task.data.exception ? (
-            <ExceptionPanel exception={task.data.exception} />
+          {attemptException ? (
+            <ExceptionPanel
+              exception={attemptException}
+              title={`Attempt ${attemptNum}${attemptException.caught ? ' · caught by @catch' : ''}`}
+            />
           ) : null}
           {attempt?.status === 'failed' && !showException ? (
             <div className="notice">
@@ -317,7 +369,7 @@ export function TaskPage() {
             ) : section === 'metadata' ? (
               <MetadataTable entries={task.data.metadata} attempt={attemptNum} />
             ) : (
-              <Cards task={ref} />
+              <Cards task={ref} live={live} />
             )}
           </div>
         </>

@@ -6,10 +6,18 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
+from flowscope.api.context import AppContext
 from flowscope.api.deps import Ctx, Run
 from flowscope.api.models import Dag, FlowPage, RunDetail, RunPage, StepPage
+from flowscope.api.records.configs import split_configs
+from flowscope.api.records.decorators import step_decorators
+from flowscope.api.records.placement import run_code, run_scheduler
+from flowscope.api.records.triggers import run_triggers
 from flowscope.api.responses import FastJSON, page
-from flowscope.store import RunFilters
+from flowscope.datastore import NotFoundError
+from flowscope.ingest.sources import MetadataEntry
+from flowscope.pathspec import Pathspec
+from flowscope.store import RunFilters, RunRef
 
 router = APIRouter(tags=["runs"])
 
@@ -63,7 +71,29 @@ def get_run(ctx: Ctx, ref: Run) -> FastJSON:
     run = ctx.store.get_run(ref)
     if run is None:  # deleted between lookup and read
         raise HTTPException(404, f"run {ref.flow_id}/{ref.run_id} not found")
+    run["parameters"], run["configs"] = split_configs(ref.graph, run.get("parameters") or {})
+    start_metadata = _start_task_metadata(ctx, ref)
+    run["scheduler"] = run_scheduler(run["system_tags"], start_metadata)
+    run.update(run_code(start_metadata))
+    run["triggers"] = run_triggers(
+        start_metadata, lambda flow, run_id: ctx.store.find_run(flow, run_id) is not None
+    )
     return FastJSON(run)
+
+
+def _start_task_metadata(ctx: AppContext, ref: RunRef) -> list[MetadataEntry]:
+    """The start task's metadata, where the run-level records live (read on demand)."""
+    details = ctx.details_for(ref)
+    if details is None:
+        return []
+    start = str((ref.graph or {}).get("start_step") or "start")
+    tasks, _ = ctx.store.list_tasks(ref, start, None, "task_id", 1, None)
+    if not tasks:
+        return []
+    try:
+        return details.task_metadata(Pathspec(ref.flow_id, ref.run_id, start, tasks[0]["task_id"]))
+    except NotFoundError:
+        return []
 
 
 @router.get("/flows/{flow_id}/runs/{run_id}/dag", response_model=Dag)
@@ -85,6 +115,10 @@ def dag_of(graph: dict[str, Any]) -> dict[str, Any]:
             "foreach_artifact": info.get("foreach_artifact"),
             "matching_join": info.get("matching_join"),
             "switch_cases": info.get("switch_cases"),
+            "decorators": step_decorators(graph, name),
+            "num_parallel": info.get("num_parallel")
+            if isinstance(info.get("num_parallel"), int)
+            else None,
         }
     return {
         "steps": steps,

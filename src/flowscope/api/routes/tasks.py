@@ -9,12 +9,14 @@ from fastapi import APIRouter, Query
 
 from flowscope.api.deps import Ctx, Run, TaskRow, task_pathspec
 from flowscope.api.models import TaskDetail, TaskPage
+from flowscope.api.records.clones import task_origin
+from flowscope.api.records.decorators import step_decorators
+from flowscope.api.records.exceptions import attempt_exceptions
+from flowscope.api.records.parallel import gang_member
+from flowscope.api.records.placement import task_compute
 from flowscope.api.responses import FastJSON, page
 from flowscope.datastore import DatastoreError
-from flowscope.datastore.base import Datastore, Stream
-from flowscope.datastore.exceptions import find_exception
 from flowscope.ingest.sources import distinct_metadata
-from flowscope.pathspec import Pathspec
 
 router = APIRouter(tags=["tasks"])
 
@@ -40,8 +42,12 @@ def list_tasks(
     order: TaskOrder = "task_id",
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     cursor: str | None = None,
+    foreach: Annotated[
+        str | None,
+        Query(max_length=200, description="substring of the foreach path, any case"),
+    ] = None,
 ) -> FastJSON:
-    items, next_cursor = ctx.store.list_tasks(ref, step_name, status, order, limit, cursor)
+    items, next_cursor = ctx.store.list_tasks(ref, step_name, status, order, limit, cursor, foreach)
     return page(items, next_cursor)
 
 
@@ -53,36 +59,22 @@ def get_task(ctx: Ctx, ref: Run, task: TaskRow) -> FastJSON:
     detail: dict[str, Any] = dict(task)
     detail["metadata"] = []
     detail["exception"] = None
+    detail["decorators"] = step_decorators(ref.graph, task["step_name"])
+    detail["exceptions"] = []
     details = ctx.details_for(ref)
-    if details is not None:
-        entries = distinct_metadata(details.task_metadata(task_pathspec(ref, task)))
-        detail["metadata"] = [vars(m) for m in entries]
+    metadata = details.task_metadata(task_pathspec(ref, task)) if details is not None else []
+    detail["metadata"] = [vars(m) for m in distinct_metadata(metadata)]
+    detail["parallel"] = gang_member(task["task_id"], metadata, detail["decorators"])
+    detail["origin"] = task_origin(metadata, ref.flow_id, task["step_name"])
+    detail["compute"] = task_compute(metadata)
     datastore = ctx.datastore_for(ref)
     if datastore is not None:
         # When the datastore cannot be read the page still renders from the index; the
         # log panel says why.
         with contextlib.suppress(DatastoreError):
-            detail["exception"] = _exception(datastore, task_pathspec(ref, task), task)
+            detail["exceptions"] = attempt_exceptions(
+                datastore, task_pathspec(ref, task), task, detail["decorators"]
+            )
+    # The latest failed attempt's (or the one @catch caught).
+    detail["exception"] = detail["exceptions"][-1] if detail["exceptions"] else None
     return FastJSON(detail)
-
-
-def _exception(datastore: Datastore, pathspec: Pathspec, task: dict[str, Any]) -> Any:
-    """The traceback of the latest failed attempt (or of the one @catch caught)."""
-    failed = [a for a in task["attempts"] if a["status"] == "failed"]
-    if task["caught"] and task["attempts"]:
-        failed.append(task["attempts"][-1])
-    if not failed:
-        return None
-    attempt = failed[-1]["attempt"]
-    # @catch prints the traceback it caught to stdout; a raising task's goes to stderr.
-    stream: Stream = "stdout" if task["caught"] else "stderr"
-    lines = datastore.open_log(pathspec, attempt, stream).lines.lines()
-    found = find_exception([line.text for line in lines])
-    if found is None:
-        return None
-    return {
-        "type": found.type,
-        "message": found.message,
-        "traceback": found.traceback,
-        "attempt": attempt,
-    }
