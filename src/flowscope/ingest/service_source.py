@@ -182,17 +182,26 @@ class ServiceSource:
             wanted: dict[tuple[str, int], set[int] | None] = dict(touched.runs)
             for key in runs:
                 wanted[key] = None
-            stored = self.store.stored_runs(self.source_id)
-            for run in v3.runs_since(conn, self._newest_ts - NEW_RUN_LOOKBACK_MS):
+            # Only the runs this look is about are looked up in the index: a follow must
+            # cost what changed, not the size of the archive.
+            recent = v3.runs_since(conn, self._newest_ts - NEW_RUN_LOOKBACK_MS)
+            known = self.store.stored_runs(
+                self.source_id, [(run.flow_id, run.exposed_id) for run in recent]
+            )
+            for run in recent:
                 self._newest_ts = max(self._newest_ts, run.ts_epoch)
-                if (run.flow_id, run.exposed_id) not in stored:
+                if (run.flow_id, run.exposed_id) not in known:
                     wanted[run.key] = None  # new to the index: read all of it
-            unsealed = {key for key, run in stored.items() if not run.sealed}
+            unsealed = self.store.unsealed_runs(self.source_id)
             for key in self._service_keys(conn, unsealed).values():
                 wanted.setdefault(key, set())  # still running: liveness may have moved
             self._check_tags(conn, wanted)
-            for key, tasks in list(wanted.items()):
-                if tasks is not None and self._index_key(conn, key) not in stored:
+            partial = {
+                key: self._index_key(conn, key) for key, t in wanted.items() if t is not None
+            }
+            indexed = self.store.stored_runs(self.source_id, list(partial.values()))
+            for key, index_key in partial.items():
+                if index_key not in indexed:
                     wanted[key] = None
             self.liveness.observe(v3.db_now_ms(conn))
             for key, task_ids in wanted.items():

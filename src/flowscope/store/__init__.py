@@ -63,9 +63,19 @@ class Store:
             result = conn.execute(sa.insert(s.sources).values(kind=kind, location=location))
             return int(result.inserted_primary_key[0])  # type: ignore[index]
 
-    def stored_runs(self, source_id: int) -> dict[tuple[str, str], StoredRun]:
+    def stored_runs(
+        self, source_id: int, keys: Sequence[tuple[str, str]] | None = None
+    ) -> dict[tuple[str, str], StoredRun]:
+        """A source's runs in the index: all of them, or those of `keys` (flow, run id)."""
         with self.read() as conn:
-            return writes.stored_runs(conn, source_id)
+            if keys is None:
+                return writes.stored_runs(conn, source_id)
+            return writes.stored_runs_of(conn, source_id, keys)
+
+    def unsealed_runs(self, source_id: int) -> list[tuple[str, str]]:
+        """(flow, run id) of a source's runs that may still change."""
+        with self.read() as conn:
+            return writes.unsealed_runs(conn, source_id)
 
     def run_tags(
         self, source_id: int, keys: Sequence[tuple[str, str]]

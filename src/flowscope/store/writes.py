@@ -8,7 +8,7 @@ old or the new state of that run, and the next pass redoes exactly what is missi
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -413,18 +413,49 @@ def tag_rows(
 
 
 def stored_runs(conn: Connection, source_id: int) -> dict[tuple[str, str], StoredRun]:
+    return _stored(conn.execute(_stored_select().where(s.runs.c.source_id == source_id)))
+
+
+def stored_runs_of(
+    conn: Connection, source_id: int, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], StoredRun]:
+    r = s.runs
+    found: dict[tuple[str, str], StoredRun] = {}
+    for flow_id, run_ids in _by_flow(keys):
+        found.update(
+            _stored(
+                conn.execute(
+                    _stored_select().where(
+                        r.c.source_id == source_id, r.c.flow_id == flow_id, r.c.run_id.in_(run_ids)
+                    )
+                )
+            )
+        )
+    return found
+
+
+def unsealed_runs(conn: Connection, source_id: int) -> list[tuple[str, str]]:
     r = s.runs
     rows = conn.execute(
-        sa.select(
-            r.c.pk,
-            r.c.flow_id,
-            r.c.run_id,
-            r.c.fingerprint,
-            r.c.sealed,
-            r.c.status,
-            r.c.graph.is_not(None).label("has_graph"),
-        ).where(r.c.source_id == source_id)
+        sa.select(r.c.flow_id, r.c.run_id).where(r.c.source_id == source_id, r.c.sealed.is_(False))
     )
+    return [(row.flow_id, row.run_id) for row in rows]
+
+
+def _stored_select() -> sa.Select[Any]:
+    r = s.runs
+    return sa.select(
+        r.c.pk,
+        r.c.flow_id,
+        r.c.run_id,
+        r.c.fingerprint,
+        r.c.sealed,
+        r.c.status,
+        r.c.graph.is_not(None).label("has_graph"),
+    )
+
+
+def _stored(rows: Iterable[Any]) -> dict[tuple[str, str], StoredRun]:
     return {
         (row.flow_id, row.run_id): StoredRun(
             row.pk, row.fingerprint, bool(row.sealed), row.status, bool(row.has_graph)
@@ -433,28 +464,34 @@ def stored_runs(conn: Connection, source_id: int) -> dict[tuple[str, str], Store
     }
 
 
+def _by_flow(keys: Sequence[tuple[str, str]], chunk: int = 500) -> Iterator[tuple[str, list[str]]]:
+    """Run ids grouped by flow, at most `chunk` at a time (bounded IN lists)."""
+    by_flow: dict[str, list[str]] = {}
+    for flow_id, run_id in keys:
+        by_flow.setdefault(flow_id, []).append(run_id)
+    for flow_id, run_ids in by_flow.items():
+        for i in range(0, len(run_ids), chunk):
+            yield flow_id, run_ids[i : i + chunk]
+
+
 def run_tags(
     conn: Connection, source_id: int, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
     r = s.runs
     found: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
-    by_flow: dict[str, list[str]] = {}
-    for flow_id, run_id in keys:
-        by_flow.setdefault(flow_id, []).append(run_id)
-    for flow_id, run_ids in by_flow.items():
-        for i in range(0, len(run_ids), 500):
-            rows = conn.execute(
-                sa.select(r.c.flow_id, r.c.run_id, r.c.tags, r.c.system_tags).where(
-                    r.c.source_id == source_id,
-                    r.c.flow_id == flow_id,
-                    r.c.run_id.in_(run_ids[i : i + 500]),
-                )
+    for flow_id, run_ids in _by_flow(keys):
+        rows = conn.execute(
+            sa.select(r.c.flow_id, r.c.run_id, r.c.tags, r.c.system_tags).where(
+                r.c.source_id == source_id,
+                r.c.flow_id == flow_id,
+                r.c.run_id.in_(run_ids),
             )
-            for row in rows:
-                found[(row.flow_id, row.run_id)] = (
-                    sorted(orjson.loads(row.tags)),
-                    sorted(orjson.loads(row.system_tags)),
-                )
+        )
+        for row in rows:
+            found[(row.flow_id, row.run_id)] = (
+                sorted(orjson.loads(row.tags)),
+                sorted(orjson.loads(row.system_tags)),
+            )
     return found
 
 
