@@ -108,3 +108,59 @@ def test_0004_counts_caught_tasks_and_skips_steps_of_runs_that_are_over(store_ur
         ).all()
         assert [tuple(row) for row in skipped] == [(1, "small")]  # not in the running run
     engine.dispose()
+
+
+def test_0005_has_every_run_read_again(store_url: str) -> None:
+    # Labels and records written before issue 9's readers must not stay in sealed runs:
+    # the migration drops what lets a pass skip a run or a task, and the saved sync marks.
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from flowscope.store.database import MIGRATIONS, create_engine
+
+    engine = create_engine(store_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004")
+    meta = sa.MetaData()
+    meta.reflect(engine, only=["sources", "runs", "tasks", "state"])
+    runs, tasks, state = meta.tables["runs"], meta.tables["tasks"], meta.tables["state"]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(meta.tables["sources"]).values(id=1, kind="service", location="x"))
+        conn.execute(
+            sa.insert(runs).values(
+                pk=1,
+                source_id=1,
+                flow_id="F",
+                run_id="1",
+                status="completed",
+                tags="[]",
+                system_tags="[]",
+                task_count=1,
+                sealed=True,
+                fingerprint="v3:9",
+            )
+        )
+        conn.execute(
+            sa.insert(tasks).values(
+                run_pk=1,
+                step_name="start",
+                task_id="2",
+                task_key=2,
+                status="completed",
+                caught=False,
+                attempt=0,
+                fingerprint="9:1",
+            )
+        )
+        conn.execute(sa.insert(state).values(key="service-mark:1", value="{}"))
+        conn.execute(sa.insert(state).values(key="other", value="kept"))
+    Store(store_url).close()
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT sealed, fingerprint FROM runs")).one() == (False, None)
+        assert conn.execute(sa.text("SELECT fingerprint FROM tasks")).scalar() is None
+        assert conn.execute(sa.text("SELECT key FROM state")).scalars().all() == ["other"]
+    engine.dispose()
