@@ -422,15 +422,12 @@ def stored_runs_of(
     r = s.runs
     found: dict[tuple[str, str], StoredRun] = {}
     for flow_id, run_ids in _by_flow(keys):
-        found.update(
-            _stored(
-                conn.execute(
-                    _stored_select().where(
-                        r.c.source_id == source_id, r.c.flow_id == flow_id, r.c.run_id.in_(run_ids)
-                    )
-                )
-            )
+        rows = conn.execute(
+            _stored_select()
+            .add_columns(r.c.source_id)
+            .where(r.c.flow_id == flow_id, r.c.run_id.in_(run_ids))
         )
+        found.update(_stored(row for row in rows if row.source_id == source_id))
     return found
 
 
@@ -465,7 +462,9 @@ def _stored(rows: Iterable[Any]) -> dict[tuple[str, str], StoredRun]:
 
 
 def _by_flow(keys: Sequence[tuple[str, str]], chunk: int = 500) -> Iterator[tuple[str, list[str]]]:
-    """Run ids grouped by flow, at most `chunk` at a time (bounded IN lists)."""
+    """Run ids grouped by flow, at most `chunk` at a time (bounded IN lists). The lookups
+    go by (flow, run id) alone, the unique index's key: with the source in the WHERE
+    clause, SQLite chose the (source, sealed) index and read every run of the source."""
     by_flow: dict[str, list[str]] = {}
     for flow_id, run_id in keys:
         by_flow.setdefault(flow_id, []).append(run_id)
@@ -481,13 +480,13 @@ def run_tags(
     found: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
     for flow_id, run_ids in _by_flow(keys):
         rows = conn.execute(
-            sa.select(r.c.flow_id, r.c.run_id, r.c.tags, r.c.system_tags).where(
-                r.c.source_id == source_id,
-                r.c.flow_id == flow_id,
-                r.c.run_id.in_(run_ids),
+            sa.select(r.c.source_id, r.c.flow_id, r.c.run_id, r.c.tags, r.c.system_tags).where(
+                r.c.flow_id == flow_id, r.c.run_id.in_(run_ids)
             )
         )
         for row in rows:
+            if row.source_id != source_id:
+                continue
             found[(row.flow_id, row.run_id)] = (
                 sorted(orjson.loads(row.tags)),
                 sorted(orjson.loads(row.system_tags)),
