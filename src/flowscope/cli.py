@@ -130,6 +130,12 @@ def _index(args: argparse.Namespace) -> int:
         f"indexed {root}: {stats.runs_seen} runs ({stats.runs_read} read, {stats.runs_pruned} pruned, "
         f"{stats.tasks_read} tasks read, {stats.errors} errors) in {stats.seconds:.2f}s"
     )
+    if stats.unreadable_runs:
+        print(
+            f"{stats.unreadable_runs} runs could not be read (their records are damaged; "
+            "see the warnings above)",
+            file=sys.stderr,
+        )
     return 1 if stats.errors else 0
 
 

@@ -62,6 +62,10 @@ class RunDetail(Run):
     parameters: dict[str, str] = Field(description="Parameter name -> repr of its value")
     origin_run_id: str | None
     task_count: int
+    unreadable_tasks: int = Field(
+        description="How many of the run's tasks are shown from only part of their files: "
+        "some file or folder of theirs exists but could not be read (damaged, no access)"
+    )
     script_name: str | None = Field(description="The flow's file, e.g. for a resume command")
 
 

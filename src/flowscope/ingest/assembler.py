@@ -83,6 +83,7 @@ def assemble_task(run: RunFacts, task: TaskFacts, liveness: Liveness) -> TaskRec
         foreach_label=task.foreach_label,
         fingerprint=task.fingerprint,
         attempts=attempts,
+        unreadable=task.unreadable,
     )
 
 
@@ -139,6 +140,7 @@ def assemble_run(
         first_failure_step=summary.first_failure[0] if summary.first_failure else None,
         first_failure_task=summary.first_failure[1] if summary.first_failure else None,
         task_count=summary.task_count,
+        unreadable_tasks=summary.unreadable_tasks,
         last_activity_at=run.last_seen_at,
         fingerprint=run.fingerprint,
         sealed=over
@@ -199,6 +201,7 @@ def summarize(tasks: Sequence[TaskRecord]) -> RunSummary:
         failure_reasons=reasons,
         first_failure=first_failure[1:] if first_failure else None,
         last_finished_at=last_finished,
+        unreadable_tasks=sum(1 for task in tasks if task.unreadable),
     )
 
 

@@ -56,6 +56,7 @@ def insert_new_runs(conn: Connection, source_id: int, runs: Sequence[WholeRun]) 
                 task.duration_ms,
                 task.foreach_label,
                 task.fingerprint,
+                task.unreadable,
             )
             for task in whole.tasks
         )
@@ -134,6 +135,7 @@ TASK_COLUMNS = (
     "duration_ms",
     "foreach_label",
     "fingerprint",
+    "unreadable",
 )
 ATTEMPT_COLUMNS = ("task_pk", "attempt", "status", "status_reason", "started_at", "finished_at")
 STEP_COLUMNS = (
@@ -237,6 +239,7 @@ def _run_row(source_id: int, whole: WholeRun) -> dict[str, Any]:
         "first_failure_step": run.first_failure_step,
         "first_failure_task": run.first_failure_task,
         "task_count": run.task_count,
+        "unreadable_tasks": run.unreadable_tasks,
         "last_activity_at": run.last_activity_at,
         "fingerprint": run.fingerprint,
         "sealed": run.sealed,

@@ -28,6 +28,7 @@ class TaskRecord:
     foreach_label: str | None
     fingerprint: str | None
     attempts: list[AttemptRecord] = field(default_factory=list)
+    unreadable: bool = False  # see TaskFacts.unreadable
 
     @property
     def duration_ms(self) -> int | None:
@@ -80,6 +81,7 @@ class RunRecord:
     first_failure_step: str | None = None
     first_failure_task: str | None = None
     task_count: int = 0
+    unreadable_tasks: int = 0  # tasks some file of which could not be read
     last_activity_at: int | None = None
     fingerprint: str | None = None
     sealed: bool = False
@@ -138,6 +140,7 @@ class RunSummary:
     failure_reasons: set[str]
     first_failure: tuple[str, str] | None  # (step_name, task_id)
     last_finished_at: int | None
+    unreadable_tasks: int = 0
 
     @property
     def first_started_at(self) -> int | None:

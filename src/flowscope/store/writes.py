@@ -126,6 +126,7 @@ class RunWriter:
                 "duration_ms": task.duration_ms,
                 "foreach_label": task.foreach_label,
                 "fingerprint": task.fingerprint,
+                "unreadable": task.unreadable,
             }
             known = stored.get((task.step_name, task.task_id))
             if known is None:
@@ -211,6 +212,7 @@ class RunWriter:
                 sa.func.max(t.c.finished_at),
                 # Tasks whose exception @catch caught are failed yet let the run go on.
                 sa.func.max(sa.case((t.c.caught == sa.false(), t.c.attempt), else_=None)),
+                sa.func.sum(sa.case((t.c.unreadable == sa.true(), 1), else_=0)),
             )
             .where(t.c.run_pk == run_pk)
             .group_by(t.c.step_name, t.c.status, t.c.status_reason)
@@ -218,8 +220,10 @@ class RunWriter:
         steps: dict[str, StepSummary] = {}
         reasons: set[str] = set()
         total = 0
+        unreadable = 0
         last_finished: int | None = None
-        for step_name, status, reason, count, started, finished, attempt in rows:
+        for step_name, status, reason, count, started, finished, attempt, bad in rows:
+            unreadable += int(bad or 0)
             summary = steps.setdefault(
                 step_name,
                 StepSummary(
@@ -258,6 +262,7 @@ class RunWriter:
             failure_reasons=reasons,
             first_failure=(first.step_name, first.task_id) if first else None,
             last_finished_at=last_finished,
+            unreadable_tasks=unreadable,
         )
 
     def write_steps(self, run_pk: int, steps: Sequence[StepRecord]) -> None:
@@ -309,6 +314,7 @@ class RunWriter:
             "first_failure_step": run.first_failure_step,
             "first_failure_task": run.first_failure_task,
             "task_count": run.task_count,
+            "unreadable_tasks": run.unreadable_tasks,
             "last_activity_at": run.last_activity_at,
             "fingerprint": run.fingerprint,
             "sealed": run.sealed,

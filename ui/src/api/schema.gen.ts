@@ -640,6 +640,11 @@ export interface components {
             tags: string[];
             /** Task Count */
             task_count: number;
+            /**
+             * Unreadable Tasks
+             * @description How many of the run's tasks are shown from only part of their files: some file or folder of theirs exists but could not be read (damaged, no access)
+             */
+            unreadable_tasks: number;
             /** User */
             user: string | null;
         };

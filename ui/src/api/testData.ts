@@ -25,6 +25,7 @@ export const runDetail = (id: string, over: Partial<RunDetail> = {}): RunDetail 
   origin_run_id: null,
   script_name: null,
   task_count: 0,
+  unreadable_tasks: 0,
   ...over,
 });
 
