@@ -146,7 +146,9 @@ def assemble_run(
         sealed=over
         and (
             (seal_when_ended and (_decided(end) or verdict.reason is Reason.ERROR))
-            or (not alive and now_ms - last_seen > SEAL_AFTER_MS)
+            # A sign of life from the future (the clock was set back since) says
+            # nothing about now: else the run would stay unsealed until the clock caught up.
+            or (not alive and not -SEAL_AFTER_MS < now_ms - last_seen <= SEAL_AFTER_MS)
         ),
     )
     return record, assemble_steps(run.graph, summary, over)

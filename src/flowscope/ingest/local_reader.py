@@ -169,6 +169,7 @@ def read_task(
     started: dict[int, int] = {}
     done: dict[int, int] = {}
     ok: dict[int, bool] = {}
+    ok_at: dict[int, int] = {}
     killed: set[int] = set()
     foreach_stack: list[str] | None = None
     foreach_path: str | None = None
@@ -220,9 +221,13 @@ def read_task(
         elif attempt is not None and _attempt_number(attempt) is None:
             reads.failed = True
         elif name == "attempt-done" and attempt is not None:
-            done[attempt] = ts
+            # Recorded twice (a retried write, a copied folder): the later end, whatever
+            # order the folder lists them in.
+            done[attempt] = max(ts, done.get(attempt, ts))
         elif name == "attempt_ok" and attempt is not None:
-            ok[attempt] = str(value).lower() == "true"
+            if ts >= ok_at.get(attempt, ts):
+                ok_at[attempt] = ts
+                ok[attempt] = str(value).lower() == "true"
         elif name == "foreach-stack" and isinstance(value, list):
             foreach_stack = [str(v) for v in value]
         elif name == "foreach-execution-path" and isinstance(value, str):

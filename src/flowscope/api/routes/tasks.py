@@ -74,7 +74,8 @@ def _exception(datastore: Datastore, pathspec: Pathspec, task: dict[str, Any]) -
     attempt = failed[-1]["attempt"]
     # @catch prints the traceback it caught to stdout; a raising task's goes to stderr.
     stream: Stream = "stdout" if task["caught"] else "stderr"
-    lines = datastore.open_log(pathspec, attempt, stream).lines.lines()
+    # Tracebacks are short lines; a huge line is cut rather than decoded whole.
+    lines = datastore.open_log(pathspec, attempt, stream).lines.lines(max_line_bytes=64 * 1024)
     found = find_exception([line.text for line in lines])
     if found is None:
         return None
