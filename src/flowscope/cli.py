@@ -7,10 +7,14 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from platformdirs import user_cache_dir
 
 from flowscope import __version__
+
+if TYPE_CHECKING:
+    from flowscope.store import Store
 
 DEFAULT_PORT = 8083
 
@@ -44,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
 
     index = commands.add_parser("index", help="index the datastore once and exit")
     _source_options(index)
+    index.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="throw the index away and build it again from the datastore (a damaged index, "
+        "or one from a newer flowscope)",
+    )
 
     demo = commands.add_parser("demo", help="run bundled example flows and serve them")
     demo.add_argument("--dir", type=Path, default=None, help="scratch folder for the demo runs")
@@ -99,10 +109,10 @@ def _source_options(sub: argparse.ArgumentParser) -> None:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from flowscope.ingest.local_indexer import LocalIndexer
     from flowscope.ingest.locate import find_datastore
     from flowscope.service_mode import is_service_database
-    from flowscope.store import Store
+    from flowscope.store import IndexUnusable, Store
+    from flowscope.store.database import discard_index
 
     if args.db and is_service_database(args.db):
         return _sync_service(args.db, args.index)
@@ -114,7 +124,22 @@ def _index(args: argparse.Namespace) -> int:
         )
         print("Run a flow first (python myflow.py run) or pass --root.", file=sys.stderr)
         return 2
-    store = Store(args.db or default_db_url())
+    url = args.db or default_db_url()
+    try:
+        if args.rebuild:
+            discard_index(url)
+        store = Store(url)
+        return _index_into(store, root)
+    except (IndexUnusable, OSError) as exc:
+        # A full disk, a read-only location, a damaged file: say which and what to do,
+        # not a traceback (issue 12). The run being written was rolled back.
+        print(f"flowscope: {exc}", file=sys.stderr)
+        return 3
+
+
+def _index_into(store: Store, root: Path) -> int:
+    from flowscope.ingest.local_indexer import LocalIndexer
+
     indexer = LocalIndexer(store, root)
     if sys.stderr.isatty():
         from rich.progress import Progress

@@ -41,7 +41,7 @@ from flowscope.ingest.local_reader import (
 )
 from flowscope.ingest.sync import Outcome, TaskChanges, ingest_run
 from flowscope.local_files import Unreadable, list_dir
-from flowscope.store import Store
+from flowscope.store import IndexUnusable, Store
 from flowscope.store.records import StoredRun, StoredTask
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,8 @@ class LocalIndexer:
             if self._index_run(flow_id, run_dir, stored, stats, force):
                 stats.runs_read += 1
                 stats.changed_flows.add(flow_id)
+        except IndexUnusable:
+            raise  # the index cannot be written at all: stop the pass, not just this run
         except Exception as exc:  # one bad run must never stop the indexer
             stats.errors += 1
             # Once per run and kind of failure: the run is tried again on every pass.

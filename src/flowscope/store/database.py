@@ -20,6 +20,57 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD_REVISION = "0006"
 
 
+class IndexUnusable(Exception):
+    """The index database cannot be written now: the disk is full, the location is
+    read-only, or the file is damaged. The transaction under way was rolled back, so the
+    index holds what it held before (issue 12); what to do is in the message."""
+
+
+def unusable(exc: sa.exc.DatabaseError, url: str) -> IndexUnusable:
+    reason = str(exc.orig) if exc.orig is not None else str(exc)
+    text = reason.lower()
+    if "full" in text or "no space" in text or "could not extend" in text:
+        hint = "free some space there, or point --db elsewhere"
+    elif "readonly" in text or "read-only" in text or "read only" in text:
+        hint = "make it writable, or point --db at a writable location"
+    elif "not a database" in text or "malformed" in text or "corrupt" in text:
+        hint = "run `flowscope index --rebuild` to build it again from the datastore"
+    else:
+        hint = "`flowscope index --rebuild` builds it again from the datastore"
+    return IndexUnusable(f"cannot write the index {safe_url(url)}: {reason} ({hint})")
+
+
+def safe_url(url: str) -> str:
+    """The URL without a password, for messages and logs."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<index>"
+
+
+def discard_index(url: str) -> None:
+    """Remove everything flowscope keeps in the index at `url`, so that the next `Store`
+    builds it from scratch: `flowscope index --rebuild`. A SQLite file is deleted with its
+    journal files (a damaged file cannot be trusted to drop its own tables); in
+    PostgreSQL flowscope's tables are dropped, and nothing else."""
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(path + suffix).unlink(missing_ok=True)
+        return
+    from flowscope.store.schema import metadata
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(sa.text(f'DROP TABLE IF EXISTS "{table.name}" CASCADE'))
+            conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    finally:
+        engine.dispose()
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
