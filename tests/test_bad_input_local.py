@@ -144,6 +144,7 @@ def test_a_damaged_datastore_is_indexed_and_served_without_losing_intact_runs(
     assert not repeated, repeated
 
     assert _intact_part(snapshot(store), intact_keys) == _intact_part(expected, intact_keys)
+    assert all(expected[key]["run"]["unreadable_tasks"] == 0 for key in intact_keys)
 
     original = victim_run(damaged_root).name
     ctx = AppContext(store=store, root=str(damaged_root))
