@@ -219,3 +219,36 @@ def test_sqlite_full_stops_the_pass_and_keeps_whole_runs(datastore: Path, tmp_pa
         assert snapshot(capped) == clean
     finally:
         capped.close()
+
+
+def test_a_migration_that_fails_halfway_leaves_no_half_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the crash soak: a `flowscope index` killed while it made a new index left
+    some tables and no version, and every later start failed ("table events already
+    exists"). The migrations now run in one transaction: stopped halfway (here by an
+    error in the middle of the first migration, as a kill would), nothing stays."""
+    from alembic.operations import Operations
+
+    calls = 0
+    original = Operations.create_index
+
+    def failing(self: Operations, *args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("stopped halfway")
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Operations, "create_index", failing)
+    db = tmp_path / "index.sqlite"
+    with pytest.raises(RuntimeError, match="halfway"):
+        Store(f"sqlite:///{db}")
+    conn = sqlite3.connect(db)
+    try:
+        tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    finally:
+        conn.close()
+    assert tables == []
+    monkeypatch.undo()
+    Store(f"sqlite:///{db}").close()  # and the next start makes the index

@@ -7,6 +7,7 @@ foreign keys on, and a busy timeout so a reader never fails on a checkpoint.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -33,6 +34,8 @@ def unusable(exc: sa.exc.DatabaseError, url: str) -> IndexUnusable:
         hint = "free some space there, or point --db elsewhere"
     elif "readonly" in text or "read-only" in text or "read only" in text:
         hint = "make it writable, or point --db at a writable location"
+    elif "locked" in text or "deadlock" in text:
+        hint = "another process held the index too long; the next pass tries again"
     elif "not a database" in text or "malformed" in text or "corrupt" in text:
         hint = "run `flowscope index --rebuild` to build it again from the datastore"
     else:
@@ -144,6 +147,34 @@ def migrate(engine: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    if is_sqlite(engine):
+        _migrate_sqlite(engine, config)
+        return
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def _migrate_sqlite(engine: Engine, config: Any) -> None:
+    """Every migration in one transaction. Python's sqlite3 (before 3.12's `autocommit`)
+    opens no transaction before DDL, so each CREATE would commit on its own and a process
+    killed mid-migration would leave half a schema that no later start can migrate
+    (found by bench.crash_soak, issue 12). The driver is told to leave transactions
+    alone, and the migrations run between one BEGIN and one COMMIT."""
+    from alembic import command
+
+    with engine.connect() as conn:
+        raw: Any = conn.connection.dbapi_connection
+        before = raw.isolation_level
+        raw.isolation_level = None
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+                conn.exec_driver_sql("COMMIT")
+            except BaseException:
+                raw.rollback()
+                raise
+        finally:
+            raw.isolation_level = before
