@@ -272,7 +272,12 @@ def run_soak(
                 check=True,
                 capture_output=True,
             )
-            resumed, clean = index_snapshot(url), index_snapshot(f"sqlite:///{clean_db}")
+            clean = index_snapshot(f"sqlite:///{clean_db}")
+            try:
+                resumed = index_snapshot(url)
+            except Exception as exc:  # a damaged index is a finding, not a crash of the soak
+                problems.append(f"the index cannot be opened: {exc!r}"[:2000])
+                resumed = {}
             if resumed != clean:
                 differ = sorted(
                     k for k in set(resumed) | set(clean) if resumed.get(k) != clean.get(k)
