@@ -8,11 +8,14 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from platformdirs import user_cache_dir
 
 from flowscope import __version__
+
+if TYPE_CHECKING:
+    from flowscope.store import Store
 
 DEFAULT_PORT = 8083
 ENV_PREFIX = "FLOWSCOPE_"
@@ -51,6 +54,12 @@ def build_parser(environ: Mapping[str, str] = os.environ) -> argparse.ArgumentPa
 
     index = commands.add_parser("index", help="index the datastore once and exit")
     _source_options(index, env)
+    env.flag(
+        index,
+        "--rebuild",
+        help="throw the index away and build it again from the datastore (a damaged index, "
+        "or one from a newer flowscope)",
+    )
 
     demo = commands.add_parser("demo", help="run bundled example flows and serve them")
     demo.add_argument("--dir", type=Path, default=None, help="scratch folder for the demo runs")
@@ -160,10 +169,10 @@ def _source_options(sub: argparse.ArgumentParser, env: _EnvDefaults) -> None:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from flowscope.ingest.local_indexer import LocalIndexer
     from flowscope.ingest.locate import find_datastore
     from flowscope.service_mode import is_service_database
-    from flowscope.store import Store
+    from flowscope.store import IndexUnusable, Store
+    from flowscope.store.database import discard_index
 
     if args.db and is_service_database(args.db):
         return _sync_service(args.db, args.index)
@@ -175,7 +184,22 @@ def _index(args: argparse.Namespace) -> int:
         )
         print("Run a flow first (python myflow.py run) or pass --root.", file=sys.stderr)
         return 2
-    store = Store(args.db or default_db_url())
+    url = args.db or default_db_url()
+    try:
+        if args.rebuild:
+            discard_index(url)
+        store = Store(url)
+        return _index_into(store, root)
+    except (IndexUnusable, OSError) as exc:
+        # A full disk, a read-only location, a damaged file: say which and what to do,
+        # not a traceback (issue 12). The run being written was rolled back.
+        print(f"flowscope: {exc}", file=sys.stderr)
+        return 3
+
+
+def _index_into(store: Store, root: Path) -> int:
+    from flowscope.ingest.local_indexer import LocalIndexer
+
     indexer = LocalIndexer(store, root)
     if sys.stderr.isatty():
         from rich.progress import Progress
@@ -191,6 +215,12 @@ def _index(args: argparse.Namespace) -> int:
         f"indexed {root}: {stats.runs_seen} runs ({stats.runs_read} read, {stats.runs_pruned} pruned, "
         f"{stats.tasks_read} tasks read, {stats.errors} errors) in {stats.seconds:.2f}s"
     )
+    if stats.unreadable_runs:
+        print(
+            f"{stats.unreadable_runs} runs could not be read (their records are damaged; "
+            "see the warnings above)",
+            file=sys.stderr,
+        )
     return 1 if stats.errors else 0
 
 

@@ -137,6 +137,10 @@ class RunDetail(Run):
     origin_run_id: str | None
     task_count: int
     step_counts: StepCounts = Field(description="The run's steps by status")
+    unreadable_tasks: int = Field(
+        description="How many of the run's tasks are shown from only part of their files: "
+        "some file or folder of theirs exists but could not be read (damaged, no access)"
+    )
     script_name: str | None = Field(description="The flow's file, e.g. for a resume command")
     scheduler: Scheduler | None = Field(
         default=None, description="The scheduler that started it; null when started by hand"

@@ -42,7 +42,10 @@ class LocalBlobs:
 
     def inside(self, path: Path) -> Path:
         """`path` with symlinks resolved, provided it stays inside the root."""
-        resolved = path.resolve()
+        try:
+            resolved = path.resolve()
+        except (RuntimeError, OSError) as error:  # a symlink loop (RuntimeError before 3.13)
+            raise NotFoundError("path is a symlink loop") from error
         if resolved != self._root and not resolved.is_relative_to(self._root):
             raise NotFoundError("path leaves the datastore root")
         return resolved

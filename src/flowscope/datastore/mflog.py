@@ -24,6 +24,7 @@ so that a bad byte cannot make a log unreadable.
 
 from __future__ import annotations
 
+import codecs
 import mmap
 import os
 import re
@@ -217,16 +218,48 @@ class MergedLog:
     def __len__(self) -> int:
         return len(self._start)
 
-    def _line(self, i: int) -> LogLine:
+    def _line(self, i: int, max_bytes: int | None = None) -> LogLine:
         blob = self._blobs[self._blob[i]]
-        raw = bytes(blob[self._start[i] : self._end[i]])
-        ts = self._ts[i]
-        return LogLine(None if ts == _NO_TS else ts, raw.decode("utf-8", "replace"))
+        start, end = self._start[i], self._end[i]
+        ts = None if self._ts[i] == _NO_TS else self._ts[i]
+        if max_bytes is not None and end - start > max_bytes:
+            # One enormous line (a 2 GB file without a newline) must not become one
+            # enormous string in a page of the viewer (issue 12); the download has it all.
+            head = bytes(blob[start : start + max_bytes]).decode("utf-8", "replace")
+            return LogLine(ts, f"{head}… [{end - start - max_bytes} more bytes in this line]")
+        return LogLine(ts, bytes(blob[start:end]).decode("utf-8", "replace"))
 
-    def lines(self, start: int = 0, stop: int | None = None) -> list[LogLine]:
-        """Lines `start` (0-based) up to `stop`, decoded only now."""
+    def lines(
+        self, start: int = 0, stop: int | None = None, max_line_bytes: int | None = None
+    ) -> list[LogLine]:
+        """Lines `start` (0-based) up to `stop`, decoded only now; with `max_line_bytes`,
+        a longer line is cut there and says how much was left out."""
         first, last, _ = slice(start, stop).indices(len(self))
-        return [self._line(i) for i in range(first, last)]
+        return [self._line(i, max_line_bytes) for i in range(first, last)]
+
+    def iter_bytes(self, piece: int = 1 << 20) -> Iterator[bytes]:
+        """`text()` encoded as UTF-8, in pieces of about `piece` bytes, never holding a
+        whole line: a log of any size is downloaded in bounded memory."""
+        pending: list[bytes] = []
+        size = 0
+        for i in range(len(self)):
+            blob = self._blobs[self._blob[i]]
+            start, end = self._start[i], self._end[i]
+            decoder = codecs.getincrementaldecoder("utf-8")("replace")
+            for at in range(start, end, piece):
+                text = decoder.decode(bytes(blob[at : min(end, at + piece)]))
+                pending.append(text.encode("utf-8"))
+                size += len(pending[-1])
+                if size >= piece:
+                    yield b"".join(pending)
+                    pending, size = [], 0
+            pending.append(decoder.decode(b"", final=True).encode("utf-8") + b"\n")
+            size += len(pending[-1])
+            if size >= piece:
+                yield b"".join(pending)
+                pending, size = [], 0
+        if pending:
+            yield b"".join(pending)
 
     def iter_text(self, lines_per_chunk: int = 2000) -> Iterator[str]:
         """The download text in chunks, so a large log can be streamed."""

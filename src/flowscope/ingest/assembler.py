@@ -83,6 +83,7 @@ def assemble_task(run: RunFacts, task: TaskFacts, liveness: Liveness) -> TaskRec
         foreach_label=task.foreach_label,
         fingerprint=task.fingerprint,
         attempts=attempts,
+        unreadable=task.unreadable,
     )
 
 
@@ -143,12 +144,15 @@ def assemble_run(
         task_count=summary.task_count,
         caught_count=summary.caught_count,
         current_steps=[] if over else _current_steps(run.graph, summary),
+        unreadable_tasks=summary.unreadable_tasks,
         last_activity_at=run.last_seen_at,
         fingerprint=run.fingerprint,
         sealed=over
         and (
             (seal_when_ended and (_decided(end) or verdict.reason is Reason.ERROR))
-            or (not alive and now_ms - last_seen > SEAL_AFTER_MS)
+            # A sign of life from the future (the clock was set back since) says
+            # nothing about now: else the run would stay unsealed until the clock caught up.
+            or (not alive and not -SEAL_AFTER_MS < now_ms - last_seen <= SEAL_AFTER_MS)
         ),
     )
     return record, assemble_steps(run.graph, summary, over)
@@ -204,6 +208,7 @@ def summarize(tasks: Sequence[TaskRecord]) -> RunSummary:
         failure_reasons=reasons,
         first_failure=first_failure[1:] if first_failure else None,
         last_finished_at=last_finished,
+        unreadable_tasks=sum(1 for task in tasks if task.unreadable),
     )
 
 

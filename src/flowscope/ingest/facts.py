@@ -28,6 +28,9 @@ class TaskFacts:
     # What the source looked like when read, so an unchanged task is not read again;
     # None when it may still change without the marker moving.
     fingerprint: str | None = None
+    # Some file or folder of the task exists but could not be read (damaged, no access):
+    # the task is shown from the rest, and its run counts it (issue 12).
+    unreadable: bool = False
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,8 @@ from flowscope.ingest.local_reader import (
     task_fingerprint,
 )
 from flowscope.ingest.sync import Outcome, TaskChanges, ingest_run
-from flowscope.store import Store
+from flowscope.local_files import Unreadable, list_dir
+from flowscope.store import IndexUnusable, Store
 from flowscope.store.records import StoredRun, StoredTask
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ class PassStats:
     # Runs skipped because another source already holds the same pathspec.
     owned_elsewhere: int = 0
     errors: int = 0
+    # Run folders whose record (`_meta/_self.json`) exists but could not be read: not
+    # shown, since nothing says whose run it is or when it started; counted and warned.
+    unreadable_runs: int = 0
     seconds: float = 0.0
     changed_flows: set[str] = field(default_factory=set)
 
@@ -76,19 +80,28 @@ class LocalIndexer:
         self.source_id = store.source_id(SOURCE_KIND, str(root))
         self.liveness = LocalLiveness(datastore=self.root)
         self._warned_owned: set[tuple[str, str]] = set()
+        self._warned_failed: set[tuple[str, str, str]] = set()
         # Artifacts are content-addressed, so `_success`/`_task_ok` of every task share a
         # handful of shas: decode each once.
         self._values: dict[tuple[str, str], Any] = {}
 
     # ---- passes -------------------------------------------------------------------
 
-    def run_dirs(self) -> Iterable[tuple[str, Path]]:
-        for flow in _subdirs(self.root):
+    def run_dirs(self, unlisted: set[str] | None = None) -> Iterable[tuple[str, Path]]:
+        """(flow, run folder) of every run on disk. A flow folder that cannot be listed
+        (no permission, an I/O error) goes into `unlisted`: its runs are not gone."""
+        for flow in _subdirs(self.root, strict=True):
             if flow.name in NOT_FLOWS or flow.name.startswith("."):
                 continue
             if not (flow / META).is_dir() and not (flow / "data").is_dir():
                 continue  # not a flow folder
-            for run in _subdirs(flow):
+            try:
+                runs = _subdirs(flow, strict=True)
+            except Unreadable:
+                if unlisted is not None:
+                    unlisted.add(flow.name)
+                continue
+            for run in runs:
                 if run.name not in (META, "data"):
                     yield flow.name, run
 
@@ -97,7 +110,15 @@ class LocalIndexer:
         stats = PassStats()
         self.liveness.refresh()
         stored = self.store.stored_runs(self.source_id)
-        on_disk = list(self.run_dirs())
+        unlisted: set[str] = set()
+        try:
+            on_disk = list(self.run_dirs(unlisted))
+        except Unreadable:
+            # The root exists but cannot be listed: a permission or mount problem, not a
+            # datastore emptied, so nothing is pruned (local_files warned once).
+            stats.errors += 1
+            stats.seconds = time.monotonic() - started
+            return stats
         seen: set[tuple[str, str]] = set()
         for i, (flow_id, run_dir) in enumerate(on_disk):
             key = (flow_id, run_dir.name)
@@ -106,7 +127,9 @@ class LocalIndexer:
             self._index_run_safely(flow_id, run_dir, stored.get(key), stats, force=False)
             if progress is not None:
                 progress(i + 1, len(on_disk))
-        gone = [(key, run) for key, run in stored.items() if key not in seen]
+        gone = [
+            (key, run) for key, run in stored.items() if key not in seen and key[0] not in unlisted
+        ]
         if gone:
             self.store.delete_runs([run.pk for _, run in gone])
             stats.runs_pruned = len(gone)
@@ -154,9 +177,15 @@ class LocalIndexer:
             if self._index_run(flow_id, run_dir, stored, stats, force):
                 stats.runs_read += 1
                 stats.changed_flows.add(flow_id)
-        except Exception:  # one bad run must never stop the indexer
+        except IndexUnusable:
+            raise  # the index cannot be written at all: stop the pass, not just this run
+        except Exception as exc:  # one bad run must never stop the indexer
             stats.errors += 1
-            log.exception("could not index %s/%s", flow_id, run_dir.name)
+            # Once per run and kind of failure: the run is tried again on every pass.
+            key = (flow_id, run_dir.name, type(exc).__name__)
+            if key not in self._warned_failed:
+                self._warned_failed.add(key)
+                log.exception("could not index %s/%s", flow_id, run_dir.name)
 
     def _index_run(
         self,
@@ -169,7 +198,11 @@ class LocalIndexer:
         quick = _quick_fingerprint(run_dir)
         if not force and stored is not None and stored.sealed and quick == stored.fingerprint:
             return False
-        header = read_run_header(run_dir, flow_id)
+        try:
+            header = read_run_header(run_dir, flow_id)
+        except Unreadable:
+            stats.unreadable_runs += 1
+            return False  # kept as the store has it, if it has it
         if header is None:
             return False  # the run folder is being created; its record lands next
         origins = read_run_origins(run_dir)
@@ -230,7 +263,14 @@ class LocalIndexer:
             if step_dir.name in (META, PARAMETERS_STEP):
                 continue
             last_seen = max(last_seen, (mtime_ns(step_dir) or 0) // 1_000_000)
-            for task_dir in _subdirs(step_dir):
+            try:
+                task_dirs = _subdirs(step_dir, strict=True)
+            except Unreadable:
+                # A step folder that cannot be listed: its tasks are not gone, keep them
+                # as they were (local_files warned once).
+                present.update(key for key in known if key[0] == step_dir.name)
+                continue
+            for task_dir in task_dirs:
                 if task_dir.name == META:
                     continue
                 key = (step_dir.name, task_dir.name)
@@ -290,12 +330,23 @@ def _quick_fingerprint(run_dir: Path) -> str | None:
     return None if is_racy(fingerprint) else fingerprint
 
 
-def _subdirs(path: Path) -> list[Path]:
+def _subdirs(path: Path, strict: bool = False) -> list[Path]:
+    """The real folders in `path` (symlinks are not followed: a loop cannot trap a pass).
+    `strict`: a folder that exists but cannot be listed raises Unreadable, else is empty."""
     try:
-        with os.scandir(path) as it:
-            return sorted(Path(e.path) for e in it if e.is_dir(follow_symlinks=False))
-    except OSError:
+        entries = list_dir(path)
+    except Unreadable:
+        if strict:
+            raise
         return []
+    return sorted(Path(e.path) for e in entries if _is_real_dir(e))
+
+
+def _is_real_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 __all__ = ["LocalIndexer", "PassStats"]

@@ -9,6 +9,7 @@ by `local_metadata.read_task_metadata`. Nothing here decides a status: that is
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import time
@@ -18,7 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from flowscope.ingest.facts import AttemptFacts, TaskFacts
-from flowscope.local_files import attempt_of, mtime_ns, read_json, scandir, to_int
+from flowscope.local_files import (
+    Unreadable,
+    attempt_of,
+    list_dir,
+    load_json,
+    mtime_ns,
+    read_json,
+    scandir,
+    to_int,
+    warn_once,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +70,28 @@ class RunExtras:
 
 
 def read_run_header(run_dir: Path, flow_id: str) -> RunHeader | None:
-    record = read_json(run_dir / META / "_self.json")
-    if not isinstance(record, dict):
+    """The run's record; None while it is not written yet. Raises Unreadable when it
+    exists but is damaged."""
+    record = load_json(run_dir / META / "_self.json")
+    if record is None:
         return None
+    if not isinstance(record, dict):
+        path = run_dir / META / "_self.json"
+        warn_once(str(path), "skipping run record that is not a JSON object: %s", path)
+        raise Unreadable(str(path))
     return RunHeader(
         flow_id=flow_id,
         run_id=run_dir.name,
-        user=record.get("user_name"),
+        user=record.get("user_name") if isinstance(record.get("user_name"), str) else None,
         started_at=to_int(record.get("ts_epoch")),
-        tags=[str(t) for t in record.get("tags") or []],
-        system_tags=[str(t) for t in record.get("system_tags") or []],
+        tags=_strings(record.get("tags")),
+        system_tags=_strings(record.get("system_tags")),
     )
+
+
+def _strings(value: Any) -> list[str]:
+    """A list of tags as strings; anything else (a future format, damage) as none."""
+    return [str(t) for t in value] if isinstance(value, list) else []
 
 
 def is_racy(fingerprint: str | None) -> bool:
@@ -78,7 +100,10 @@ def is_racy(fingerprint: str | None) -> bool:
     if fingerprint is None:
         return True
     now = time.time_ns()
-    return any(p.isdigit() and now - int(p) < RACY_NS for p in fingerprint.split(":"))
+    # An mtime far in the future (the clock jumped back since) is not "just written":
+    # without the lower bound such a run would be re-read on every pass until the clock
+    # caught up.
+    return any(p.isdigit() and -RACY_NS < now - int(p) < RACY_NS for p in fingerprint.split(":"))
 
 
 def task_fingerprint(task_dir: Path) -> str | None:
@@ -89,54 +114,122 @@ def task_fingerprint(task_dir: Path) -> str | None:
     return f"{own}:{meta}"
 
 
+class _Reads:
+    """Reads a task's files, remembering whether any that exists could not be read: such
+    a task is shown from what could be read and counted as unreadable (issue 12)."""
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    def json(self, path: Path) -> Any:
+        try:
+            return load_json(path)
+        except Unreadable:
+            self.failed = True
+            return None
+
+    def record(self, path: Path) -> dict[str, Any] | None:
+        """A JSON object; anything else that exists (a list, a number) counts as damage."""
+        value = self.json(path)
+        if value is not None and not isinstance(value, dict):
+            self.failed = True
+            return None
+        return value
+
+    def entries(self, path: Path) -> list[os.DirEntry[str]]:
+        try:
+            return list_dir(path)
+        except Unreadable:
+            self.failed = True
+            return []
+
+
+# Metaflow allows a handful of attempts (MAX_ATTEMPTS is 6); a number past this is damage,
+# not a future version, and would not fit the index's integer column either.
+MAX_ATTEMPT = 10_000
+# Epoch milliseconds the index accepts: anything past year 33658 is damage.
+MAX_MILLIS = 10**15
+
+
+def _attempt_number(value: Any) -> int | None:
+    number = to_int(value)
+    return number if number is not None and 0 <= number < MAX_ATTEMPT else None
+
+
+def _millis(value: Any) -> int | None:
+    number = to_int(value)
+    return number if number is not None and 0 <= number < MAX_MILLIS else None
+
+
 def read_task(
     task_dir: Path, step_name: str, flow_id: str, load_value: ValueLoader
 ) -> TaskFacts | None:
     fingerprint = task_fingerprint(task_dir)
     if fingerprint is None:
         return None
+    reads = _Reads()
     started: dict[int, int] = {}
     done: dict[int, int] = {}
     ok: dict[int, bool] = {}
+    ok_at: dict[int, int] = {}
     killed: set[int] = set()
     foreach_stack: list[str] | None = None
     foreach_path: str | None = None
     created_at: int | None = None
+    has_self = False
+    has_sysmeta = False
     last_change = 0
 
     # Where the data is not local (`--datastore=s3`), these name the outcome artifacts.
     recorded: dict[int, dict[str, Path]] = {}
     meta_dir = task_dir / META
-    for entry in scandir(meta_dir):
+    meta_entries = reads.entries(meta_dir)
+    for entry in meta_entries:
         last_change = max(last_change, _entry_mtime_ms(entry))
         if entry.name == "_self.json":
-            record = read_json(Path(entry.path))
-            if isinstance(record, dict):
-                created_at = to_int(record.get("ts_epoch"))
+            has_self = True
+            record = reads.record(Path(entry.path))
+            if record is not None:
+                created_at = _millis(record.get("ts_epoch"))
             continue
         artifact = ARTIFACT_RECORD.match(entry.name)
         if artifact is not None and artifact["name"] in OUTCOME_ARTIFACTS:
             # Read only if the attempt's data.json is not here (see _outcome_objects).
-            recorded.setdefault(int(artifact["n"]), {})[artifact["name"]] = Path(entry.path)
+            number = _attempt_number(artifact["n"])
+            if number is not None:
+                recorded.setdefault(number, {})[artifact["name"]] = Path(entry.path)
             continue
         match = SYSMETA.match(entry.name)
-        if not match or match["field"] not in STATUS_FIELDS:
+        if not match:
             continue
-        record = read_json(Path(entry.path))
-        if not isinstance(record, dict):
+        has_sysmeta = True
+        if match["field"] not in STATUS_FIELDS:
+            continue
+        record = reads.record(Path(entry.path))
+        if record is None:
             continue
         name = match["field"]
         attempt = attempt_of(record)
-        ts = to_int(record.get("ts_epoch")) or int(match["ts"])
+        ts = _millis(record.get("ts_epoch")) or _millis(match["ts"])
         value = record.get("value")
-        if name == "attempt":
-            number = to_int(value)
+        if ts is None:
+            reads.failed = True
+        elif name == "attempt":
+            number = _attempt_number(value)
             if number is not None:
                 started[number] = min(ts, started.get(number, ts))
+            else:
+                reads.failed = True
+        elif attempt is not None and _attempt_number(attempt) is None:
+            reads.failed = True
         elif name == "attempt-done" and attempt is not None:
-            done[attempt] = ts
+            # Recorded twice (a retried write, a copied folder): the later end, whatever
+            # order the folder lists them in.
+            done[attempt] = max(ts, done.get(attempt, ts))
         elif name == "attempt_ok" and attempt is not None:
-            ok[attempt] = str(value).lower() == "true"
+            if ts >= ok_at.get(attempt, ts):
+                ok_at[attempt] = ts
+                ok[attempt] = str(value).lower() == "true"
         elif name == "foreach-stack" and isinstance(value, list):
             foreach_stack = [str(v) for v in value]
         elif name == "foreach-execution-path" and isinstance(value, str):
@@ -144,27 +237,39 @@ def read_task(
 
     data_files: dict[int, Path] = {}
     done_locks: set[int] = set()
-    for entry in scandir(task_dir):
+    attempt_files = False
+    for entry in reads.entries(task_dir):
         last_change = max(last_change, _entry_mtime_ms(entry))
         match = ATTEMPT_FILE.match(entry.name)
         if not match:
             continue
-        number, kind = int(match["n"]), match["kind"]
+        attempt_files = True
+        number = _attempt_number(match["n"])
+        if number is None:
+            reads.failed = True
+            continue
+        kind = match["kind"]
         if kind == "attempt.json":
             # Written when the attempt starts, while its `attempt` metadata may land only
             # later: the earlier of the two is when it began.
-            record = read_json(Path(entry.path))
-            if isinstance(record, dict) and isinstance(record.get("time"), int | float):
-                marker = int(record["time"] * 1000)
+            record = reads.record(Path(entry.path))
+            moment = record.get("time") if record is not None else None
+            marker = _millis(moment * 1000) if moment is not None and _finite(moment) else None
+            if marker is not None:
                 started[number] = min(marker, started.get(number, marker))
         elif kind == "runtime":
-            record = read_json(Path(entry.path))
-            if isinstance(record, dict) and record.get("killed"):
+            record = reads.record(Path(entry.path))
+            if record is not None and record.get("killed"):
                 killed.add(number)
         elif kind == "DONE.lock":
             done_locks.add(number)
         elif kind == "data.json":
             data_files[number] = Path(entry.path)
+    # The task's own record is written before any of its metadata, and its metadata
+    # before its attempt files: one missing while the later ones exist is damage, not a
+    # task being created.
+    if (has_sysmeta and not has_self) or (attempt_files and not meta_dir.is_dir()):
+        reads.failed = True
 
     numbers = sorted(set(started) | set(done) | set(ok))
     latest_index: dict[str, str] = {}
@@ -199,7 +304,12 @@ def read_task(
         foreach_label=foreach_label(foreach_stack, foreach_path),
         last_seen_at=last_change,
         fingerprint=None if is_racy(fingerprint) else fingerprint,
+        unreadable=reads.failed,
     )
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def foreach_label(stack: list[str] | None, path: str | None) -> str | None:

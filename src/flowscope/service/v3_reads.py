@@ -161,8 +161,18 @@ def runs_newest_first(conn: Connection, before: RunCursor | None, limit: int) ->
                 sa.literal(before.run_number),
             )
         )
+    query = query.where(*_numeric_ts(conn, r))
     query = query.order_by(r.c.ts_epoch.desc(), r.c.flow_id.desc(), r.c.run_number.desc())
     return [_run(row) for row in conn.execute(query.limit(limit))]
+
+
+def _numeric_ts(conn: Connection, table: sa.Table) -> list[sa.ColumnElement[bool]]:
+    """SQLite keeps whatever was written, also text in a number column: such a run has no
+    place in time, and its text would sort after every number and derail the newest-first
+    walk (issue 12). PostgreSQL refuses such rows."""
+    if conn.dialect.name != "sqlite":
+        return []
+    return [sa.func.typeof(table.c.ts_epoch) == "integer"]
 
 
 def runs_by_key(conn: Connection, keys: Iterable[RunKey]) -> list[V3Run]:
@@ -192,7 +202,9 @@ def runs_since(conn: Connection, ts_epoch: int) -> list[V3Run]:
     return [
         _run(row)
         for row in conn.execute(
-            sa.select(*_run_columns()).where(r.c.ts_epoch >= ts_epoch).order_by(r.c.ts_epoch)
+            sa.select(*_run_columns())
+            .where(r.c.ts_epoch >= ts_epoch, *_numeric_ts(conn, r))
+            .order_by(r.c.ts_epoch)
         )
     ]
 
@@ -217,11 +229,21 @@ def _run(row: Any) -> V3Run:
         run_number=int(row.run_number),
         run_id=row.run_id,
         user_name=row.user_name,
-        ts_epoch=int(row.ts_epoch),
+        ts_epoch=_int(row.ts_epoch) or 0,
         tags=_tags(row.tags),
         system_tags=_tags(row.system_tags),
-        last_heartbeat_ts=row.last_heartbeat_ts,
+        last_heartbeat_ts=_int(row.last_heartbeat_ts),
     )
+
+
+def _int(value: Any) -> int | None:
+    """A number column's value; None for what SQLite let someone write there instead."""
+    if value is None or type(value) is int:
+        return value  # type: ignore[no-any-return]
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 # ---- tasks, metadata, artifacts of some runs ---------------------------------------------
@@ -280,8 +302,8 @@ def _task(row: Any) -> V3Task:
         step_name=row.step_name,
         task_id=int(row.task_id),
         task_name=row.task_name,
-        ts_epoch=int(row.ts_epoch),
-        last_heartbeat_ts=row.last_heartbeat_ts,
+        ts_epoch=_int(row.ts_epoch) or 0,
+        last_heartbeat_ts=_int(row.last_heartbeat_ts),
     )
 
 
@@ -347,8 +369,20 @@ def attempts_of(
         )
         if wanted_tasks is not None:
             query = query.where(m.c.task_id.in_(wanted_tasks))
-        found.extend(V3Attempt._make(row) for row in conn.execute(query).all())
+        found.extend(_attempt(row) for row in conn.execute(query).all())
     return found
+
+
+def _attempt(row: Any) -> V3Attempt:
+    attempt = V3Attempt._make(row)
+    numbers = (attempt.started_at, attempt.done_at, attempt.newest_ts)
+    if all(v is None or type(v) is int for v in numbers):
+        return attempt  # the usual case, kept cheap: millions of rows in a big sync
+    return attempt._replace(
+        started_at=_int(attempt.started_at),
+        done_at=_int(attempt.done_at),
+        newest_ts=_int(attempt.newest_ts) or 0,
+    )
 
 
 def origins_of(conn: Connection, keys: Iterable[RunKey]) -> dict[RunKey, V3Origins]:
@@ -436,7 +470,7 @@ def _metadata(row: Any) -> V3Metadata:
         field_name,
         value,
         kind,
-        int(ts),
+        _int(ts) or 0,
         _attempt_in_text(tags),
     )
 

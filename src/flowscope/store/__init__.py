@@ -16,21 +16,25 @@ from sqlalchemy.engine import Connection, Engine
 from flowscope.store import bulk, reads, writes
 from flowscope.store import schema as s
 from flowscope.store import timeline as timelines
-from flowscope.store.database import create_engine, is_sqlite, migrate
+from flowscope.store.database import IndexUnusable, create_engine, is_sqlite, migrate, unusable
 from flowscope.store.paging import BadCursor
 from flowscope.store.reads import RunRef
 from flowscope.store.records import StoredRun, WholeRun
 from flowscope.store.runs_list import RunFilters
 from flowscope.store.writes import RunWriter
 
-__all__ = ["BadCursor", "RunFilters", "RunRef", "Store"]
+__all__ = ["BadCursor", "IndexUnusable", "RunFilters", "RunRef", "Store"]
 
 
 class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: Engine = create_engine(url)
-        migrate(self.engine)
+        try:
+            migrate(self.engine)
+        except sa.exc.DatabaseError as exc:
+            self.engine.dispose()
+            raise unusable(exc, url) from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -46,8 +50,15 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
-            yield conn
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except (sa.exc.IntegrityError, sa.exc.DataError):
+            raise  # about the rows being written: that run's problem, not the index's
+        except sa.exc.DatabaseError as exc:
+            # Full disk, read-only location, damaged file: rolled back, and no later write
+            # can do better, so the pass stops (issue 12).
+            raise unusable(exc, self.url) from exc
 
     # ---- sources and state -------------------------------------------------------
 

@@ -56,6 +56,7 @@ def insert_new_runs(conn: Connection, source_id: int, runs: Sequence[WholeRun]) 
                 task.duration_ms,
                 task.foreach_label,
                 task.fingerprint,
+                task.unreadable,
             )
             for task in whole.tasks
         )
@@ -134,6 +135,7 @@ TASK_COLUMNS = (
     "duration_ms",
     "foreach_label",
     "fingerprint",
+    "unreadable",
 )
 ATTEMPT_COLUMNS = ("task_pk", "attempt", "status", "status_reason", "started_at", "finished_at")
 STEP_COLUMNS = (
@@ -239,6 +241,7 @@ def _run_row(source_id: int, whole: WholeRun) -> dict[str, Any]:
         "task_count": run.task_count,
         "caught_count": run.caught_count,
         "current_steps": orjson.dumps(run.current_steps).decode(),
+        "unreadable_tasks": run.unreadable_tasks,
         "last_activity_at": run.last_activity_at,
         "fingerprint": run.fingerprint,
         "sealed": run.sealed,

@@ -7,6 +7,7 @@ foreign keys on, and a busy timeout so a reader never fails on a checkpoint.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -17,7 +18,60 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Checked against Alembic's own view by a test; knowing it lets an
 # up-to-date database skip importing Alembic at all (a second of start-up on a busy
 # machine, most of `flowscope index` on an unchanged datastore).
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
+
+
+class IndexUnusable(Exception):
+    """The index database cannot be written now: the disk is full, the location is
+    read-only, or the file is damaged. The transaction under way was rolled back, so the
+    index holds what it held before (issue 12); what to do is in the message."""
+
+
+def unusable(exc: sa.exc.DatabaseError, url: str) -> IndexUnusable:
+    reason = str(exc.orig) if exc.orig is not None else str(exc)
+    text = reason.lower()
+    if "full" in text or "no space" in text or "could not extend" in text:
+        hint = "free some space there, or point --db elsewhere"
+    elif "readonly" in text or "read-only" in text or "read only" in text:
+        hint = "make it writable, or point --db at a writable location"
+    elif "locked" in text or "deadlock" in text:
+        hint = "another process held the index too long; the next pass tries again"
+    elif "not a database" in text or "malformed" in text or "corrupt" in text:
+        hint = "run `flowscope index --rebuild` to build it again from the datastore"
+    else:
+        hint = "`flowscope index --rebuild` builds it again from the datastore"
+    return IndexUnusable(f"cannot write the index {safe_url(url)}: {reason} ({hint})")
+
+
+def safe_url(url: str) -> str:
+    """The URL without a password, for messages and logs."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<index>"
+
+
+def discard_index(url: str) -> None:
+    """Remove everything flowscope keeps in the index at `url`, so that the next `Store`
+    builds it from scratch: `flowscope index --rebuild`. A SQLite file is deleted with its
+    journal files (a damaged file cannot be trusted to drop its own tables); in
+    PostgreSQL flowscope's tables are dropped, and nothing else."""
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(path + suffix).unlink(missing_ok=True)
+        return
+    from flowscope.store.schema import metadata
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(sa.text(f'DROP TABLE IF EXISTS "{table.name}" CASCADE'))
+            conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    finally:
+        engine.dispose()
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -93,6 +147,34 @@ def migrate(engine: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    if is_sqlite(engine):
+        _migrate_sqlite(engine, config)
+        return
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def _migrate_sqlite(engine: Engine, config: Any) -> None:
+    """Every migration in one transaction. Python's sqlite3 (before 3.12's `autocommit`)
+    opens no transaction before DDL, so each CREATE would commit on its own and a process
+    killed mid-migration would leave half a schema that no later start can migrate
+    (found by bench.crash_soak, issue 12). The driver is told to leave transactions
+    alone, and the migrations run between one BEGIN and one COMMIT."""
+    from alembic import command
+
+    with engine.connect() as conn:
+        raw: Any = conn.connection.dbapi_connection
+        before = raw.isolation_level
+        raw.isolation_level = None
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+                conn.exec_driver_sql("COMMIT")
+            except BaseException:
+                raw.rollback()
+                raise
+        finally:
+            raw.isolation_level = before

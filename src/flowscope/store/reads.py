@@ -146,9 +146,14 @@ def find_run(conn: Connection, flow_id: str, run_id: str) -> RunRef | None:
 
 def get_run(conn: Connection, run_pk: int) -> dict[str, Any] | None:
     row = conn.execute(
-        sa.select(*RUN_COLUMNS, r.c.parameters, r.c.origin_run_id, r.c.task_count, r.c.graph).where(
-            r.c.pk == run_pk
-        )
+        sa.select(
+            *RUN_COLUMNS,
+            r.c.parameters,
+            r.c.origin_run_id,
+            r.c.task_count,
+            r.c.graph,
+            r.c.unreadable_tasks,
+        ).where(r.c.pk == run_pk)
     ).first()
     if row is None:
         return None
@@ -157,6 +162,7 @@ def get_run(conn: Connection, run_pk: int) -> dict[str, Any] | None:
     item["origin_run_id"] = row.origin_run_id
     item["task_count"] = row.task_count
     item["step_counts"] = step_counts(conn, run_pk)
+    item["unreadable_tasks"] = row.unreadable_tasks
     graph = orjson.loads(row.graph) if row.graph else {}
     item["script_name"] = graph.get("file") if isinstance(graph.get("file"), str) else None
     return item

@@ -28,6 +28,7 @@ class TaskRecord:
     foreach_label: str | None
     fingerprint: str | None
     attempts: list[AttemptRecord] = field(default_factory=list)
+    unreadable: bool = False  # see TaskFacts.unreadable
 
     @property
     def duration_ms(self) -> int | None:
@@ -82,6 +83,7 @@ class RunRecord:
     task_count: int = 0
     caught_count: int = 0  # tasks whose exception @catch swallowed
     current_steps: list[str] = field(default_factory=list)  # while running: where it is
+    unreadable_tasks: int = 0  # tasks some file of which could not be read
     last_activity_at: int | None = None
     fingerprint: str | None = None
     sealed: bool = False
@@ -141,6 +143,7 @@ class RunSummary:
     failure_reasons: set[str]
     first_failure: tuple[str, str] | None  # (step_name, task_id)
     last_finished_at: int | None
+    unreadable_tasks: int = 0
 
     @property
     def caught_count(self) -> int:

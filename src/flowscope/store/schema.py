@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from flowscope.store.search import is_search_object
@@ -79,6 +80,8 @@ runs = Table(
     Column("caught_count", Integer, nullable=False, default=0, server_default="0"),
     # JSON list of the steps a running run is at (tasks running or waiting), else "[]".
     Column("current_steps", Text, nullable=False, default="[]", server_default="[]"),
+    # How many of its tasks some file of which could not be read (issue 12).
+    Column("unreadable_tasks", Integer, nullable=False, default=0, server_default="0"),
     Column("last_activity_at", Millis, nullable=True),
     # Ingest bookkeeping: what the source looked like when last read, so that an
     # unchanged run costs a couple of stat() calls on the next pass.
@@ -155,6 +158,8 @@ tasks = Table(
     Column("duration_ms", Millis, nullable=True),
     Column("foreach_label", Text, nullable=True),
     Column("fingerprint", Text, nullable=True),
+    # Some file or folder of the task could not be read: shown from the rest (issue 12).
+    Column("unreadable", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("run_pk", "step_name", "task_id", name="uq_tasks_run_step_task"),
 )
 Index("ix_tasks_run_key", tasks.c.run_pk, tasks.c.task_key, tasks.c.pk)

@@ -126,6 +126,7 @@ class RunWriter:
                 "duration_ms": task.duration_ms,
                 "foreach_label": task.foreach_label,
                 "fingerprint": task.fingerprint,
+                "unreadable": task.unreadable,
             }
             known = stored.get((task.step_name, task.task_id))
             if known is None:
@@ -212,6 +213,7 @@ class RunWriter:
                 # Tasks whose exception @catch caught are failed yet let the run go on.
                 sa.func.max(sa.case((t.c.caught == sa.false(), t.c.attempt), else_=None)),
                 sa.func.sum(sa.case((t.c.caught == sa.true(), 1), else_=0)),
+                sa.func.sum(sa.case((t.c.unreadable == sa.true(), 1), else_=0)),
             )
             .where(t.c.run_pk == run_pk)
             .group_by(t.c.step_name, t.c.status, t.c.status_reason)
@@ -219,8 +221,10 @@ class RunWriter:
         steps: dict[str, StepSummary] = {}
         reasons: set[str] = set()
         total = 0
+        unreadable = 0
         last_finished: int | None = None
-        for step_name, status, reason, count, started, finished, attempt, caught in rows:
+        for step_name, status, reason, count, started, finished, attempt, caught, bad in rows:
+            unreadable += int(bad or 0)
             summary = steps.setdefault(
                 step_name,
                 StepSummary(
@@ -260,6 +264,7 @@ class RunWriter:
             failure_reasons=reasons,
             first_failure=(first.step_name, first.task_id) if first else None,
             last_finished_at=last_finished,
+            unreadable_tasks=unreadable,
         )
 
     def write_steps(self, run_pk: int, steps: Sequence[StepRecord]) -> None:
@@ -313,6 +318,7 @@ class RunWriter:
             "task_count": run.task_count,
             "caught_count": run.caught_count,
             "current_steps": _json(run.current_steps),
+            "unreadable_tasks": run.unreadable_tasks,
             "last_activity_at": run.last_activity_at,
             "fingerprint": run.fingerprint,
             "sealed": run.sealed,

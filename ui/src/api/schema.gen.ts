@@ -920,6 +920,11 @@ export interface components {
              * @description What started the run (`execution-triggers`)
              */
             triggers?: components["schemas"]["TriggerEvent"][];
+            /**
+             * Unreadable Tasks
+             * @description How many of the run's tasks are shown from only part of their files: some file or folder of theirs exists but could not be read (damaged, no access)
+             */
+            unreadable_tasks: number;
             /** User */
             user: string | null;
         };

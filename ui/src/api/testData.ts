@@ -29,6 +29,7 @@ export const runDetail = (id: string, over: Partial<RunDetail> = {}): RunDetail 
   script_name: null,
   task_count: 0,
   step_counts: { pending: 0, running: 0, completed: 0, failed: 0, skipped: 0 },
+  unreadable_tasks: 0,
   ...over,
 });
 

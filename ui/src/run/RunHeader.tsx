@@ -114,6 +114,16 @@ export function RunHeader({ run, steps }: { run: RunDetail; steps?: readonly Ste
           </div>
         ) : null}
       </div>
+      {run.unreadable_tasks > 0 ? (
+        // Some files of these tasks are damaged or cannot be opened: they are shown from
+        // the rest, so say so instead of letting them pass for the whole story (issue 12).
+        <p className="notice unreadable-notice" role="status">
+          {plural(run.unreadable_tasks, 'task')} could not be read: some of{' '}
+          {run.unreadable_tasks === 1 ? 'its' : 'their'} files in the datastore are damaged or
+          cannot be opened, so {run.unreadable_tasks === 1 ? 'it is' : 'they are'} shown from what
+          could be read.
+        </p>
+      ) : null}
       <div className="run-header-row">
         {params.length && inlineParams ? (
           <div className="params-inline" title="Parameters">

@@ -83,7 +83,8 @@ def _from_log(
     datastore: Datastore, pathspec: Pathspec, attempt: int, stream: Stream
 ) -> dict[str, Any] | None:
     try:
-        lines = datastore.open_log(pathspec, attempt, stream).lines.lines()
+        # Tracebacks are short lines; a huge line is cut rather than decoded whole.
+        lines = datastore.open_log(pathspec, attempt, stream).lines.lines(max_line_bytes=64 * 1024)
     except DatastoreError:
         return None
     found = find_exception([line.text for line in lines])

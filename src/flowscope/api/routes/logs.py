@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from flowscope.api.deps import (
     DATASTORE_ERRORS,
@@ -27,6 +27,9 @@ router = APIRouter(tags=["logs"])
 
 Stream = Literal["stdout", "stderr"]
 TASK = "/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}"
+# A page shows at most this much of one line (the download has it whole): a log that is
+# one 2 GB line must not become a 2 GB JSON answer (issue 12).
+LINE_CAP = 64 * 1024
 
 
 def _etag(log: TaskLog, *parts: object) -> str:
@@ -60,7 +63,7 @@ def read_log(
     first = max(0, total - limit) if start is None else min(start, total)
     items = [
         {"n": first + i + 1, "ts": line.ts, "text": line.text}
-        for i, line in enumerate(log.lines.lines(first, first + limit))
+        for i, line in enumerate(log.lines.lines(first, first + limit, LINE_CAP))
     ]
     earlier = str(max(0, first - limit)) if first > 0 else None
     body = {
@@ -84,7 +87,9 @@ def search_log(
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> FastJSON:
     number = pick_attempt(task, attempt)
-    lines = datastore.open_log(task_pathspec(ref, task), number, stream).lines.lines()
+    lines = datastore.open_log(task_pathspec(ref, task), number, stream).lines.lines(
+        max_line_bytes=LINE_CAP
+    )
     needle = q.casefold()
     matches = [
         {"n": i + 1, "text": line.text}
@@ -113,8 +118,7 @@ def download_log(
     if log.omitted_bytes:
         # Only the tail of a log too big to fetch whole from remote storage.
         headers["X-Omitted-Bytes"] = str(log.omitted_bytes)
-    return Response(
-        log.lines.text().encode("utf-8"),
-        media_type="text/plain; charset=utf-8",
-        headers=headers,
+    # Streamed: a log of any size downloads in bounded memory.
+    return StreamingResponse(
+        log.lines.iter_bytes(), media_type="text/plain; charset=utf-8", headers=headers
     )

@@ -1,0 +1,1 @@
+"""Damaged datastores for the bad-input tests (issue 12), made from real fixture runs."""
