@@ -18,6 +18,7 @@ from flowscope.api.context import AppContext
 from flowscope.api.live import EventHub
 from flowscope.api.responses import FastJSON
 from flowscope.api.routes import artifacts, cards, events, health, logs, runs, tasks, timeline
+from flowscope.api.security_headers import SecurityHeaders
 from flowscope.datastore import (
     DatastoreError,
     DatastoreUnavailable,
@@ -157,6 +158,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     ctx.base_path = "/" + ctx.base_path.strip("/") + "/" if ctx.base_path.strip("/") else "/"
     inner = create_api(ctx)
     if ctx.base_path == "/":
+        inner.add_middleware(SecurityHeaders)  # outermost: every response, errors included
         return inner
     # A mounted app's lifespan does not run by itself: the outer app runs the inner one's.
     outer = FastAPI(
@@ -170,4 +172,5 @@ def create_app(ctx: AppContext) -> FastAPI:
         return Response(status_code=307, headers={"Location": ctx.base_path})
 
     outer.router.routes.append(Mount(prefix, app=inner))
+    outer.add_middleware(SecurityHeaders)
     return outer
