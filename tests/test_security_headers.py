@@ -80,7 +80,8 @@ def test_json_answers_and_every_error(client: TestClient, fixture_runs: dict[str
         "/api/v1/openapi.json": 200,
         "/api/v1/runs?limit=500": 200,  # big enough to be gzipped: headers survive that
         f"/api/v1/flows/{flow}/runs/{run}": 200,
-        "/api/v1/runs?cursor=garbage": 400,
+        "/api/v1/runs?cursor=garbage": 422,
+        "/api/v1/runs?cursor=v1_1": 200,
         "/api/v1/flows/NoFlow/runs/1": 404,
         "/api/v1/no/such/endpoint": 404,
         "/api/v1/runs?limit=0": 422,

@@ -24,6 +24,8 @@ from flowscope.service_mode import follower as service_follower
 from flowscope.service_mode import is_service_database, open_service
 from flowscope.store import Store
 
+MAX_REQUEST_HEAD_BYTES = 1 << 20
+
 
 class Follower(Protocol):
     def start(self) -> None: ...
@@ -210,7 +212,15 @@ def serve(
     if live is not None:
         live.start()
     # Event streams never end by themselves: on shutdown, close them after 2 s.
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
+    # A request line of up to 1 MB is parsed (h11 stops at 16 KB by default and drops the
+    # connection): the longest request the OpenAPI spec allows, and a little past it, gets
+    # a real answer, a 422 for the latter (issue 12, found by schemathesis).
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+    )
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

@@ -12,7 +12,7 @@ export interface paths {
             cookie?: never;
         };
         /** Events */
-        get: operations["events_api_v1_events_get"];
+        get: operations["events"];
         put?: never;
         post?: never;
         delete?: never;
@@ -29,7 +29,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Flows */
-        get: operations["list_flows_api_v1_flows_get"];
+        get: operations["list_flows"];
         put?: never;
         post?: never;
         delete?: never;
@@ -46,7 +46,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Run */
-        get: operations["get_run_api_v1_flows__flow_id__runs__run_id__get"];
+        get: operations["get_run"];
         put?: never;
         post?: never;
         delete?: never;
@@ -63,7 +63,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Dag */
-        get: operations["get_dag_api_v1_flows__flow_id__runs__run_id__dag_get"];
+        get: operations["get_dag"];
         put?: never;
         post?: never;
         delete?: never;
@@ -80,7 +80,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Steps */
-        get: operations["list_steps_api_v1_flows__flow_id__runs__run_id__steps_get"];
+        get: operations["list_steps"];
         put?: never;
         post?: never;
         delete?: never;
@@ -97,7 +97,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Task */
-        get: operations["get_task_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__get"];
+        get: operations["get_task"];
         put?: never;
         post?: never;
         delete?: never;
@@ -114,7 +114,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Artifacts */
-        get: operations["list_artifacts_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__artifacts_get"];
+        get: operations["list_artifacts"];
         put?: never;
         post?: never;
         delete?: never;
@@ -131,7 +131,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Artifact */
-        get: operations["get_artifact_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__artifacts__name__get"];
+        get: operations["get_artifact"];
         put?: never;
         post?: never;
         delete?: never;
@@ -148,7 +148,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Cards */
-        get: operations["list_cards_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__cards_get"];
+        get: operations["list_cards"];
         put?: never;
         post?: never;
         delete?: never;
@@ -165,7 +165,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Card */
-        get: operations["get_card_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__cards__card_id__get"];
+        get: operations["get_card"];
         put?: never;
         post?: never;
         delete?: never;
@@ -182,7 +182,7 @@ export interface paths {
             cookie?: never;
         };
         /** Read Log */
-        get: operations["read_log_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__logs__stream__get"];
+        get: operations["read_log"];
         put?: never;
         post?: never;
         delete?: never;
@@ -199,7 +199,7 @@ export interface paths {
             cookie?: never;
         };
         /** Download Log */
-        get: operations["download_log_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__logs__stream__download_get"];
+        get: operations["download_log"];
         put?: never;
         post?: never;
         delete?: never;
@@ -216,7 +216,7 @@ export interface paths {
             cookie?: never;
         };
         /** Search Log */
-        get: operations["search_log_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__logs__stream__search_get"];
+        get: operations["search_log"];
         put?: never;
         post?: never;
         delete?: never;
@@ -233,7 +233,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Tasks */
-        get: operations["list_tasks_api_v1_flows__flow_id__runs__run_id__tasks_get"];
+        get: operations["list_tasks"];
         put?: never;
         post?: never;
         delete?: never;
@@ -250,7 +250,7 @@ export interface paths {
             cookie?: never;
         };
         /** Timeline */
-        get: operations["timeline_api_v1_flows__flow_id__runs__run_id__timeline_get"];
+        get: operations["timeline"];
         put?: never;
         post?: never;
         delete?: never;
@@ -267,7 +267,7 @@ export interface paths {
             cookie?: never;
         };
         /** Timeline Detail */
-        get: operations["timeline_detail_api_v1_flows__flow_id__runs__run_id__timeline_detail_get"];
+        get: operations["timeline_detail"];
         put?: never;
         post?: never;
         delete?: never;
@@ -284,7 +284,7 @@ export interface paths {
             cookie?: never;
         };
         /** Timeline Overview */
-        get: operations["timeline_overview_api_v1_flows__flow_id__runs__run_id__timeline_overview_get"];
+        get: operations["timeline_overview"];
         put?: never;
         post?: never;
         delete?: never;
@@ -301,7 +301,7 @@ export interface paths {
             cookie?: never;
         };
         /** Health */
-        get: operations["health_api_v1_health_get"];
+        get: operations["health"];
         put?: never;
         post?: never;
         delete?: never;
@@ -318,7 +318,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Runs */
-        get: operations["list_runs_api_v1_runs_get"];
+        get: operations["list_runs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -430,6 +430,11 @@ export interface components {
             /** Type */
             type: string;
         };
+        /** ErrorBody */
+        ErrorBody: {
+            /** Error */
+            error: string;
+        };
         /** Flow */
         Flow: {
             /** Flow Id */
@@ -454,11 +459,6 @@ export interface components {
             items: components["schemas"]["Flow"][];
             /** Next Cursor */
             next_cursor: string | null;
-        };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
         };
         /** Health */
         Health: {
@@ -861,19 +861,6 @@ export interface components {
             /** Task Id */
             task_id: string[];
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-        };
     };
     responses: never;
     parameters: never;
@@ -883,7 +870,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    events_api_v1_events_get: {
+    events: {
         parameters: {
             query?: {
                 flow_id?: string | null;
@@ -914,21 +901,22 @@ export interface operations {
                     "text/event-stream": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    list_flows_api_v1_flows_get: {
+    list_flows: {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description the `next_cursor` of the previous page: the last flow id shown */
                 cursor?: string | null;
             };
             header?: never;
@@ -946,18 +934,18 @@ export interface operations {
                     "application/json": components["schemas"]["FlowPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    get_run_api_v1_flows__flow_id__runs__run_id__get: {
+    get_run: {
         parameters: {
             query?: never;
             header?: never;
@@ -978,18 +966,27 @@ export interface operations {
                     "application/json": components["schemas"]["RunDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    get_dag_api_v1_flows__flow_id__runs__run_id__dag_get: {
+    get_dag: {
         parameters: {
             query?: never;
             header?: never;
@@ -1010,18 +1007,27 @@ export interface operations {
                     "application/json": components["schemas"]["Dag"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    list_steps_api_v1_flows__flow_id__runs__run_id__steps_get: {
+    list_steps: {
         parameters: {
             query?: never;
             header?: never;
@@ -1042,18 +1048,27 @@ export interface operations {
                     "application/json": components["schemas"]["StepPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    get_task_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__get: {
+    get_task: {
         parameters: {
             query?: never;
             header?: never;
@@ -1076,18 +1091,27 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    list_artifacts_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__artifacts_get: {
+    list_artifacts: {
         parameters: {
             query?: {
                 attempt?: number | null;
@@ -1113,13 +1137,22 @@ export interface operations {
                     "application/json": components["schemas"]["ArtifactPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The run's datastore is of a kind flowscope cannot read yet */
@@ -1127,18 +1160,22 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description The run's datastore cannot be reached now (`error` says why) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
-    get_artifact_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__artifacts__name__get: {
+    get_artifact: {
         parameters: {
             query?: {
                 attempt?: number | null;
@@ -1164,13 +1201,22 @@ export interface operations {
                     "application/json": components["schemas"]["ArtifactDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The run's datastore is of a kind flowscope cannot read yet */
@@ -1178,18 +1224,22 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description The run's datastore cannot be reached now (`error` says why) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
-    list_cards_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__cards_get: {
+    list_cards: {
         parameters: {
             query?: never;
             header?: never;
@@ -1212,13 +1262,22 @@ export interface operations {
                     "application/json": components["schemas"]["CardPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The run's datastore is of a kind flowscope cannot read yet */
@@ -1226,18 +1285,22 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description The run's datastore cannot be reached now (`error` says why) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
-    get_card_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__cards__card_id__get: {
+    get_card: {
         parameters: {
             query?: never;
             header?: never;
@@ -1261,13 +1324,22 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The run's datastore is of a kind flowscope cannot read yet */
@@ -1275,18 +1347,22 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description The run's datastore cannot be reached now (`error` says why) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
-    read_log_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__logs__stream__get: {
+    read_log: {
         parameters: {
             query?: {
                 attempt?: number | null;
@@ -1315,13 +1391,29 @@ export interface operations {
                     "application/json": components["schemas"]["LogPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unchanged since the ETag sent in If-None-Match */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The run's datastore is of a kind flowscope cannot read yet */
@@ -1329,18 +1421,22 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description The run's datastore cannot be reached now (`error` says why) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
-    download_log_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__logs__stream__download_get: {
+    download_log: {
         parameters: {
             query?: {
                 attempt?: number | null;
@@ -1366,13 +1462,22 @@ export interface operations {
                     "text/plain": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The run's datastore is of a kind flowscope cannot read yet */
@@ -1380,18 +1485,22 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description The run's datastore cannot be reached now (`error` says why) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
-    search_log_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__logs__stream__search_get: {
+    search_log: {
         parameters: {
             query: {
                 q: string;
@@ -1419,13 +1528,22 @@ export interface operations {
                     "application/json": components["schemas"]["LogSearch"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The run's datastore is of a kind flowscope cannot read yet */
@@ -1433,24 +1551,29 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description The run's datastore cannot be reached now (`error` says why) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
-    list_tasks_api_v1_flows__flow_id__runs__run_id__tasks_get: {
+    list_tasks: {
         parameters: {
             query?: {
                 step_name?: string | null;
                 status?: ("pending" | "running" | "completed" | "failed") | null;
                 order?: "task_id" | "-task_id" | "started_at" | "-started_at" | "finished_at" | "-finished_at" | "duration_ms" | "-duration_ms";
                 limit?: number;
+                /** @description the `next_cursor` of the previous page */
                 cursor?: string | null;
             };
             header?: never;
@@ -1471,18 +1594,27 @@ export interface operations {
                     "application/json": components["schemas"]["TaskPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    timeline_api_v1_flows__flow_id__runs__run_id__timeline_get: {
+    timeline: {
         parameters: {
             query?: never;
             header?: never;
@@ -1503,21 +1635,37 @@ export interface operations {
                     "application/json": components["schemas"]["Timeline"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unchanged since the ETag sent in If-None-Match */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    timeline_detail_api_v1_flows__flow_id__runs__run_id__timeline_detail_get: {
+    timeline_detail: {
         parameters: {
             query: {
-                /** @description `step/task_id`, or `step/low-high` for every numeric id in between */
+                /** @description `step/task_id`, or `step/low-high` for every numeric id in between (the answer holds at most 2000 tasks, from the low end of a range). Ids of letters, digits and `_.~-`, which need no escaping in a URL: 500 of the longest still fit the server's 128 KB request line. */
                 task: string[];
             };
             header?: never;
@@ -1538,18 +1686,27 @@ export interface operations {
                     "application/json": components["schemas"]["TimelineDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    timeline_overview_api_v1_flows__flow_id__runs__run_id__timeline_overview_get: {
+    timeline_overview: {
         parameters: {
             query?: never;
             header?: never;
@@ -1577,18 +1734,27 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    health_api_v1_health_get: {
+    health: {
         parameters: {
             query?: never;
             header?: never;
@@ -1608,7 +1774,7 @@ export interface operations {
             };
         };
     };
-    list_runs_api_v1_runs_get: {
+    list_runs: {
         parameters: {
             query?: {
                 flow_id?: string | null;
@@ -1625,6 +1791,7 @@ export interface operations {
                 q?: string | null;
                 order?: "-started_at" | "started_at" | "-finished_at" | "-duration_ms" | "duration_ms" | "finished_at";
                 limit?: number;
+                /** @description the `next_cursor` of the previous page */
                 cursor?: string | null;
             };
             header?: never;
@@ -1642,13 +1809,13 @@ export interface operations {
                     "application/json": components["schemas"]["RunPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

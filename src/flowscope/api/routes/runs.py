@@ -6,10 +6,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
+from flowscope.api.answers import RUN, answers, merge, ok_links
 from flowscope.api.deps import Ctx, Run
 from flowscope.api.models import Dag, FlowPage, RunDetail, RunPage, StepPage
 from flowscope.api.responses import FastJSON, page
 from flowscope.store import RunFilters
+from flowscope.store.paging import CURSOR_PATTERN
 
 router = APIRouter(tags=["runs"])
 
@@ -17,15 +19,50 @@ RunOrder = Literal[
     "-started_at", "started_at", "-finished_at", "-duration_ms", "duration_ms", "finished_at"
 ]
 Limit = Annotated[int, Query(ge=1, le=500)]
+# Every string this pattern allows is a position in the list (store/paging.py).
+Cursor = Annotated[
+    str | None,
+    Query(pattern=CURSOR_PATTERN, description="the `next_cursor` of the previous page"),
+]
+FlowCursor = Annotated[
+    str | None,
+    Query(
+        max_length=255,
+        pattern=r"^[^\x00]+$",
+        description="the `next_cursor` of the previous page: the last flow id shown",
+    ),
+]
 
 
-@router.get("/flows", response_model=FlowPage)
-def list_flows(ctx: Ctx, limit: Limit = 100, cursor: str | None = None) -> FastJSON:
+@router.get(
+    "/flows",
+    response_model=FlowPage,
+    responses=merge(
+        answers(422), ok_links(next_page=("list_flows", {"cursor": "$response.body#/next_cursor"}))
+    ),
+)
+def list_flows(ctx: Ctx, limit: Limit = 100, cursor: FlowCursor = None) -> FastJSON:
     items, next_cursor = ctx.store.list_flows(limit, cursor)
     return page(items, next_cursor)
 
 
-@router.get("/runs", response_model=RunPage)
+@router.get(
+    "/runs",
+    response_model=RunPage,
+    responses=merge(
+        answers(422),
+        ok_links(
+            first_run=(
+                "get_run",
+                {
+                    "flow_id": "$response.body#/items/0/flow_id",
+                    "run_id": "$response.body#/items/0/run_id",
+                },
+            ),
+            next_page=("list_runs", {"cursor": "$response.body#/next_cursor"}),
+        ),
+    ),
+)
 def list_runs(
     ctx: Ctx,
     flow_id: str | None = None,
@@ -41,7 +78,7 @@ def list_runs(
     ] = None,
     order: RunOrder = "-started_at",
     limit: Limit = 100,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> FastJSON:
     filters = RunFilters(
         flow_id=flow_id,
@@ -58,7 +95,20 @@ def list_runs(
     return page(items, next_cursor)
 
 
-@router.get("/flows/{flow_id}/runs/{run_id}", response_model=RunDetail)
+@router.get(
+    "/flows/{flow_id}/runs/{run_id}",
+    response_model=RunDetail,
+    responses=merge(
+        answers(404, 422),
+        ok_links(
+            steps=("list_steps", RUN),
+            dag=("get_dag", RUN),
+            tasks=("list_tasks", RUN),
+            timeline=("timeline", RUN),
+            timeline_overview=("timeline_overview", RUN),
+        ),
+    ),
+)
 def get_run(ctx: Ctx, ref: Run) -> FastJSON:
     run = ctx.store.get_run(ref)
     if run is None:  # deleted between lookup and read
@@ -66,7 +116,7 @@ def get_run(ctx: Ctx, ref: Run) -> FastJSON:
     return FastJSON(run)
 
 
-@router.get("/flows/{flow_id}/runs/{run_id}/dag", response_model=Dag)
+@router.get("/flows/{flow_id}/runs/{run_id}/dag", response_model=Dag, responses=answers(404, 422))
 def get_dag(ref: Run) -> FastJSON:
     if not ref.graph:
         raise HTTPException(404, f"run {ref.flow_id}/{ref.run_id} has no graph recorded yet")
@@ -94,6 +144,8 @@ def dag_of(graph: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/flows/{flow_id}/runs/{run_id}/steps", response_model=StepPage)
+@router.get(
+    "/flows/{flow_id}/runs/{run_id}/steps", response_model=StepPage, responses=answers(404, 422)
+)
 def list_steps(ctx: Ctx, ref: Run) -> FastJSON:
     return page(ctx.store.list_steps(ref), None)

@@ -7,9 +7,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
+from flowscope.api.answers import RUN, TASK, answers, merge, ok_links
 from flowscope.api.deps import Ctx, Run, TaskRow, task_pathspec
 from flowscope.api.models import TaskDetail, TaskPage
 from flowscope.api.responses import FastJSON, page
+from flowscope.api.routes.runs import Cursor
 from flowscope.datastore import DatastoreError
 from flowscope.datastore.base import Datastore, Stream
 from flowscope.datastore.exceptions import find_exception
@@ -30,7 +32,24 @@ TaskOrder = Literal[
 TaskStatus = Literal["pending", "running", "completed", "failed"]
 
 
-@router.get("/flows/{flow_id}/runs/{run_id}/tasks", response_model=TaskPage)
+@router.get(
+    "/flows/{flow_id}/runs/{run_id}/tasks",
+    response_model=TaskPage,
+    responses=merge(
+        answers(404, 422),
+        ok_links(
+            first_task=(
+                "get_task",
+                {
+                    **RUN,
+                    "step_name": "$response.body#/items/0/step_name",
+                    "task_id": "$response.body#/items/0/task_id",
+                },
+            ),
+            next_page=("list_tasks", {**RUN, "cursor": "$response.body#/next_cursor"}),
+        ),
+    ),
+)
 def list_tasks(
     ctx: Ctx,
     ref: Run,
@@ -38,7 +57,7 @@ def list_tasks(
     status: TaskStatus | None = None,
     order: TaskOrder = "task_id",
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> FastJSON:
     items, next_cursor = ctx.store.list_tasks(ref, step_name, status, order, limit, cursor)
     return page(items, next_cursor)
@@ -47,6 +66,15 @@ def list_tasks(
 @router.get(
     "/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}",
     response_model=TaskDetail,
+    responses=merge(
+        answers(404, 422),
+        ok_links(
+            artifacts=("list_artifacts", TASK),
+            cards=("list_cards", TASK),
+            stdout=("read_log", {**TASK, "stream": "stdout"}),
+            stderr=("read_log", {**TASK, "stream": "stderr"}),
+        ),
+    ),
 )
 def get_task(ctx: Ctx, ref: Run, task: TaskRow) -> FastJSON:
     detail: dict[str, Any] = dict(task)
