@@ -219,6 +219,18 @@ def make_preview(value: Any) -> Preview:
     return Preview(text, "json", data)
 
 
+def preview_pickle(data: bytes, *, max_bytes: int) -> Preview:
+    """The preview of a pickled artifact, unpickled and previewed in a worker process with
+    memory and time limits (`bounded_unpickle`): nothing of the value reaches the server
+    but the capped preview."""
+    from flowscope.datastore.bounded_unpickle import bounded_preview
+
+    text, kind, data_ = bounded_preview(data, max_bytes=max_bytes)
+    if kind not in ("repr", "json", "table"):
+        raise ValueError(f"unknown preview kind {kind!r}")
+    return Preview(text, kind, data_)  # type: ignore[arg-type]
+
+
 def load_snippet(pathspec: str, name: str, attempt: int) -> str:
     """One line of Metaflow client code that loads this artifact."""
     return f"Task({json.dumps(pathspec)}, attempt={int(attempt)})[{json.dumps(name)}].data"

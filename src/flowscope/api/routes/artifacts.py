@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
+from flowscope.api.answers import DATASTORE, TASK, answers, merge, ok_links
 from flowscope.api.deps import (
-    DATASTORE_ERRORS,
     Datastore,
     Run,
     TaskRow,
@@ -21,11 +21,18 @@ from flowscope.datastore import preview as previews
 
 router = APIRouter(tags=["artifacts"])
 
-TASK = "/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}"
+TASK_PATH = "/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}"
 PREVIEW_MAX_BYTES = 20_000_000
 
 
-@router.get(TASK + "/artifacts", response_model=ArtifactPage, responses=DATASTORE_ERRORS)
+@router.get(
+    TASK_PATH + "/artifacts",
+    response_model=ArtifactPage,
+    responses=merge(
+        answers(*DATASTORE),
+        ok_links(first=("get_artifact", {**TASK, "name": "$response.body#/items/0/name"})),
+    ),
+)
 def list_artifacts(
     ref: Run,
     task: TaskRow,
@@ -43,7 +50,9 @@ def list_artifacts(
     return page(items, None)
 
 
-@router.get(TASK + "/artifacts/{name}", response_model=ArtifactDetail, responses=DATASTORE_ERRORS)
+@router.get(
+    TASK_PATH + "/artifacts/{name}", response_model=ArtifactDetail, responses=answers(*DATASTORE)
+)
 def get_artifact(
     ref: Run,
     task: TaskRow,
@@ -67,7 +76,7 @@ def get_artifact(
         "load_snippet": previews.load_snippet(str(pathspec), name, number),
     }
     try:
-        value = datastore.load_artifact(
+        data = datastore.artifact_pickle(
             ref.flow_id,
             artifact.sha,
             max_bytes=PREVIEW_MAX_BYTES,
@@ -79,7 +88,11 @@ def get_artifact(
     except DatastoreError as exc:
         body["preview"] = str(exc)
         return FastJSON(body)
-    made = previews.make_preview(value)
+    try:
+        made = previews.preview_pickle(data, max_bytes=PREVIEW_MAX_BYTES)
+    except DatastoreError as exc:  # refused, too big or too slow: said in place of a preview
+        body["preview"] = str(exc)
+        return FastJSON(body)
     body.update(
         previewable=True,
         preview=made.preview,
