@@ -32,6 +32,7 @@ from flowscope.store import Store
 
 log = logging.getLogger(__name__)
 STOP_THREADS_S = 10.0
+MAX_REQUEST_HEAD_BYTES = 1 << 20
 
 
 class Follower(Protocol):
@@ -226,7 +227,15 @@ def serve(
     if live is not None:
         live.start()
     # Streams end at shutdown (_Server.shutdown); any other request gets 2 s to finish.
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
+    # A request line of up to 1 MB is parsed (h11 stops at 16 KB by default and drops the
+    # connection): the longest request the OpenAPI spec allows, and a little past it, gets
+    # a real answer, a 422 for the latter (issue 12, found by schemathesis).
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+    )
     try:
         _Server(config).run(sockets=[sock])
     finally:

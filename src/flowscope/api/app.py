@@ -9,9 +9,10 @@ from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import FileResponse, HTMLResponse, Response
-from starlette.routing import Mount
+from starlette.routing import Match, Mount
 
 from flowscope import __version__
 from flowscope.api.auth import AuthSettings, guard
@@ -29,6 +30,7 @@ from flowscope.api.routes import (
     tasks,
     timeline,
 )
+from flowscope.api.security_headers import SecurityHeaders
 from flowscope.datastore import (
     DatastoreError,
     DatastoreUnavailable,
@@ -72,6 +74,8 @@ def create_api(ctx: AppContext) -> FastAPI:
         # from a CDN, a blank page offline.
         docs_url=None,
         redoc_url=None,
+        # Short, stable operation ids (the handler's name): OpenAPI links refer to them.
+        generate_unique_id_function=lambda route: route.name,
     )
     api.state.ctx = ctx
     api.state.hub = hub
@@ -121,7 +125,23 @@ def create_api(ctx: AppContext) -> FastAPI:
         methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         include_in_schema=False,
     )
-    async def unknown_api(rest: str) -> Response:
+    async def unknown_api(request: Request, rest: str) -> Response:
+        # A real endpoint asked with a method it does not have is a 405, saying which it has.
+        allowed = sorted(
+            {
+                method
+                for route in api.router.routes
+                if isinstance(route, APIRoute) and route.path != request.scope["route"].path
+                if route.matches(request.scope)[0] == Match.PARTIAL
+                for method in route.methods or ()
+            }
+        )
+        if allowed:
+            return FastJSON(
+                {"error": f"{request.method} is not allowed here: use {', '.join(allowed)}"},
+                status_code=405,
+                headers={"Allow": ", ".join(allowed)},
+            )
         return FastJSON({"error": f"no such endpoint: {API_PREFIX}/{rest}"}, status_code=404)
 
     if ctx.metadata_app is not None:
@@ -169,7 +189,9 @@ def create_app(ctx: AppContext, auth: AuthSettings | None = None) -> FastAPI:
     ctx.base_path = "/" + ctx.base_path.strip("/") + "/" if ctx.base_path.strip("/") else "/"
     inner = create_api(ctx)
     if ctx.base_path == "/":
-        return guard(inner, auth, ctx.base_path)
+        app = guard(inner, auth, ctx.base_path)
+        app.add_middleware(SecurityHeaders)  # outermost: every response, 401s and errors too
+        return app
     # A mounted app's lifespan does not run by itself: the outer app runs the inner one's.
     outer = FastAPI(
         openapi_url=None, docs_url=None, redoc_url=None, lifespan=inner.router.lifespan_context
@@ -183,4 +205,6 @@ def create_app(ctx: AppContext, auth: AuthSettings | None = None) -> FastAPI:
         return Response(status_code=307, headers={"Location": ctx.base_path})
 
     outer.router.routes.append(Mount(prefix, app=inner))
-    return guard(outer, auth, ctx.base_path)
+    app = guard(outer, auth, ctx.base_path)
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -100,7 +100,8 @@ class Datastore(Protocol):
         By `sha` under the flow's content-addressed store, or at `location` when the
         metadata recorded one (it must stay inside this datastore). Raises
         `PayloadTooLarge` past `max_bytes` of pickle and `UnsafePickle` for a pickle
-        naming anything outside the allowlist.
+        naming anything outside the allowlist. The unpickling runs in a worker process
+        with memory and time limits (`bounded_unpickle`).
         """
         ...
 
@@ -110,6 +111,19 @@ class Datastore(Protocol):
         """The content of an IncludeFile parameter whose artifact unpickled to `ref`;
         NotFoundError unless it is where Metaflow puts included files in this datastore,
         PayloadTooLarge past `max_bytes`."""
+        ...
+
+    def artifact_pickle(
+        self,
+        flow: str,
+        sha: str,
+        *,
+        max_bytes: int,
+        encoding: str | None = None,
+        location: str | None = None,
+    ) -> bytes:
+        """The artifact's pickle, uncompressed and not unpickled (at most `max_bytes`),
+        found as `load_artifact` finds it; for `bounded_unpickle.bounded_preview`."""
         ...
 
     def open_log(self, task: Pathspec, attempt: int, stream: Stream) -> TaskLog:

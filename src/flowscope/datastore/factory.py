@@ -61,6 +61,17 @@ class UnsupportedDatastore:
     ) -> IncludedContent:
         self._refuse()
 
+    def artifact_pickle(
+        self,
+        flow: str,
+        sha: str,
+        *,
+        max_bytes: int,
+        encoding: str | None = None,
+        location: str | None = None,
+    ) -> bytes:
+        self._refuse()
+
     def open_log(self, task: Pathspec, attempt: int, stream: Any) -> TaskLog:
         self._refuse()
 

@@ -33,6 +33,13 @@ class IncludedFileRef:
     def __init__(self) -> None:
         self.descriptor: dict[str, Any] = {}
 
+    @classmethod
+    def of(cls, descriptor: dict[str, Any]) -> IncludedFileRef:
+        """Rebuilt from the plain descriptor a worker process hands back."""
+        ref = cls()
+        ref.__setstate__({"_descriptor": descriptor})
+        return ref
+
     def __setstate__(self, state: object) -> None:
         # IncludedFile pickles its __dict__: {"_descriptor": {...}, "_cached_size": None}.
         found = state.get("_descriptor") if isinstance(state, dict) else None

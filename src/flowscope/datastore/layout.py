@@ -26,9 +26,10 @@ from typing import Any, TypeVar
 
 from flowscope.datastore import DatastoreError, NotFoundError
 from flowscope.datastore.base import ArtifactInfo, BlobStat, BlobStore, CardInfo, Stream, TaskLog
+from flowscope.datastore.bounded_unpickle import bounded_loads
 from flowscope.datastore.included_file import IncludedContent, IncludedFileRef, content_key
 from flowscope.datastore.mflog import Buffer, MergedLog, log_file_names
-from flowscope.datastore.safe_pickle import PayloadTooLarge, read_gzip_capped, safe_loads
+from flowscope.datastore.safe_pickle import PayloadTooLarge, read_gzip_capped
 from flowscope.pathspec import Pathspec
 
 _MAX_ID_LENGTH = 255
@@ -241,6 +242,20 @@ class MetaflowDatastore:
         encoding: str | None = None,
         location: str | None = None,
     ) -> Any:
+        data = self.artifact_pickle(
+            flow, sha, max_bytes=max_bytes, encoding=encoding, location=location
+        )
+        return bounded_loads(data, max_bytes=max_bytes)
+
+    def artifact_pickle(
+        self,
+        flow: str,
+        sha: str,
+        *,
+        max_bytes: int,
+        encoding: str | None = None,
+        location: str | None = None,
+    ) -> bytes:
         if encoding is not None and encoding not in _PICKLE_ENCODINGS:
             raise DatastoreError(f"artifact encoding {encoding!r} is not a pickle")
         flow = check_id("flow", flow)
@@ -262,7 +277,9 @@ class MetaflowDatastore:
             data = read_gzip_capped(io.BytesIO(blob.data), max_bytes)
         else:
             raise DatastoreError(f"unknown artifact packing {blob.meta.get('cas_version')!r}")
-        return safe_loads(data, max_bytes=max_bytes)
+        if len(data) > max_bytes:
+            raise PayloadTooLarge(f"pickle is {len(data)} bytes, over the {max_bytes} byte limit")
+        return data
 
     def read_included_file(
         self, ref: IncludedFileRef, flow: str, *, max_bytes: int

@@ -15,7 +15,7 @@ import reprlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from flowscope.datastore.included_file import IncludedContent
+from flowscope.datastore.included_file import IncludedContent, IncludedFileRef
 
 MAX_PREVIEW_CHARS = 10_000
 MAX_JSON_ITEMS = 1_000
@@ -227,6 +227,21 @@ def included_preview(content: IncludedContent) -> Preview:
     if content.is_text:
         return Preview(_cap(content.text()), "text")
     return Preview(f"{content.size:,} bytes of binary content", "bytes", {"size": content.size})
+
+
+def preview_pickle(data: bytes, *, max_bytes: int) -> Preview | IncludedFileRef:
+    """The preview of a pickled artifact, unpickled and previewed in a worker process with
+    memory and time limits (`bounded_unpickle`): nothing of the value reaches the server
+    but the capped preview, or an IncludeFile parameter's descriptor (whose content the
+    caller reads from the datastore)."""
+    from flowscope.datastore.bounded_unpickle import bounded_preview
+
+    text, kind, data_ = bounded_preview(data, max_bytes=max_bytes)
+    if kind == "included" and isinstance(data_, dict):
+        return IncludedFileRef.of(data_)
+    if kind not in ("repr", "json", "table"):
+        raise ValueError(f"unknown preview kind {kind!r}")
+    return Preview(text, kind, data_)  # type: ignore[arg-type]
 
 
 def load_snippet(pathspec: str, name: str, attempt: int) -> str:

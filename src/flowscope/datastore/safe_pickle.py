@@ -276,8 +276,8 @@ def safe_loads(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
         raise PayloadTooLarge(f"pickle is {len(data)} bytes, over the {max_bytes} byte limit")
     try:
         return SafeUnpickler(io.BytesIO(data)).load()
-    except DatastoreError:
-        raise
+    except (DatastoreError, MemoryError):
+        raise  # MemoryError: a worker's limit (bounded_unpickle) says what it means
     except Exception as error:
         # Corrupt or unsupported pickles surface as one error type for the API.
         raise DatastoreError(

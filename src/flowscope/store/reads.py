@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from flowscope.store import schema as s
 from flowscope.store.items import attempt_item, run_item, step_item, task_item
-from flowscope.store.paging import SortKey, decode_cursor, encode_cursor, fetch_page
+from flowscope.store.paging import SortKey, fetch_page
 from flowscope.store.runs_list import RUN_COLUMNS, RunFilters, page_of_runs
 
 TASK_ORDERS = {
@@ -67,18 +67,17 @@ def list_flows(
     conn: Connection, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     query = sa.select(f.c.flow_id, f.c.run_count, f.c.last_run_pk, f.c.flow_id.label("pk"))
-    # Flows page alphabetically; flow ids are unique, so they are their own tie-breaker.
-    after = None
+    # Flows page alphabetically; flow ids are unique, so they are their own tie-breaker,
+    # and the cursor is the last flow id shown: any string is a position in this list.
     if cursor is not None:
-        after = decode_cursor(cursor)[0]
-        query = query.where(f.c.flow_id > after)
+        query = query.where(f.c.flow_id > cursor)
     rows = [
         dict(row._mapping) for row in conn.execute(query.order_by(f.c.flow_id).limit(limit + 1))
     ]
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1]["flow_id"], 0, False)
+        next_cursor = str(rows[-1]["flow_id"])
     last_pks = [row["last_run_pk"] for row in rows if row["last_run_pk"] is not None]
     last_runs = {
         x.pk: run_item(x._mapping)

@@ -12,7 +12,7 @@ export interface paths {
             cookie?: never;
         };
         /** Events */
-        get: operations["events_api_v1_events_get"];
+        get: operations["events"];
         put?: never;
         post?: never;
         delete?: never;
@@ -29,7 +29,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Flows */
-        get: operations["list_flows_api_v1_flows_get"];
+        get: operations["list_flows"];
         put?: never;
         post?: never;
         delete?: never;
@@ -46,7 +46,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Run */
-        get: operations["get_run_api_v1_flows__flow_id__runs__run_id__get"];
+        get: operations["get_run"];
         put?: never;
         post?: never;
         delete?: never;
@@ -66,7 +66,7 @@ export interface paths {
          * List Clones
          * @description The tasks `resume` cloned from the origin run, each with the task it copies.
          */
-        get: operations["list_clones_api_v1_flows__flow_id__runs__run_id__clones_get"];
+        get: operations["list_clones"];
         put?: never;
         post?: never;
         delete?: never;
@@ -83,7 +83,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Dag */
-        get: operations["get_dag_api_v1_flows__flow_id__runs__run_id__dag_get"];
+        get: operations["get_dag"];
         put?: never;
         post?: never;
         delete?: never;
@@ -100,7 +100,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Steps */
-        get: operations["list_steps_api_v1_flows__flow_id__runs__run_id__steps_get"];
+        get: operations["list_steps"];
         put?: never;
         post?: never;
         delete?: never;
@@ -117,7 +117,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Task */
-        get: operations["get_task_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__get"];
+        get: operations["get_task"];
         put?: never;
         post?: never;
         delete?: never;
@@ -134,7 +134,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Artifacts */
-        get: operations["list_artifacts_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__artifacts_get"];
+        get: operations["list_artifacts"];
         put?: never;
         post?: never;
         delete?: never;
@@ -151,7 +151,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Artifact */
-        get: operations["get_artifact_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__artifacts__name__get"];
+        get: operations["get_artifact"];
         put?: never;
         post?: never;
         delete?: never;
@@ -172,7 +172,7 @@ export interface paths {
          * @description The content of an IncludeFile parameter, byte for byte as the client's `.data` (404
          *     for any other artifact: their values are Python objects, not files).
          */
-        get: operations["download_artifact_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__artifacts__name__download_get"];
+        get: operations["download_artifact"];
         put?: never;
         post?: never;
         delete?: never;
@@ -189,7 +189,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Cards */
-        get: operations["list_cards_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__cards_get"];
+        get: operations["list_cards"];
         put?: never;
         post?: never;
         delete?: never;
@@ -206,7 +206,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Card */
-        get: operations["get_card_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__cards__card_id__get"];
+        get: operations["get_card"];
         put?: never;
         post?: never;
         delete?: never;
@@ -226,7 +226,7 @@ export interface paths {
          * Get Card Data
          * @description The newest data of a card that refreshes while its task runs (404: it has none).
          */
-        get: operations["get_card_data_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__cards__card_id__data_get"];
+        get: operations["get_card_data"];
         put?: never;
         post?: never;
         delete?: never;
@@ -243,7 +243,7 @@ export interface paths {
             cookie?: never;
         };
         /** Read Log */
-        get: operations["read_log_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__logs__stream__get"];
+        get: operations["read_log"];
         put?: never;
         post?: never;
         delete?: never;
@@ -260,7 +260,7 @@ export interface paths {
             cookie?: never;
         };
         /** Download Log */
-        get: operations["download_log_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__logs__stream__download_get"];
+        get: operations["download_log"];
         put?: never;
         post?: never;
         delete?: never;
@@ -277,7 +277,7 @@ export interface paths {
             cookie?: never;
         };
         /** Search Log */
-        get: operations["search_log_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__logs__stream__search_get"];
+        get: operations["search_log"];
         put?: never;
         post?: never;
         delete?: never;
@@ -294,7 +294,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Tasks */
-        get: operations["list_tasks_api_v1_flows__flow_id__runs__run_id__tasks_get"];
+        get: operations["list_tasks"];
         put?: never;
         post?: never;
         delete?: never;
@@ -311,7 +311,7 @@ export interface paths {
             cookie?: never;
         };
         /** Timeline */
-        get: operations["timeline_api_v1_flows__flow_id__runs__run_id__timeline_get"];
+        get: operations["timeline"];
         put?: never;
         post?: never;
         delete?: never;
@@ -328,7 +328,7 @@ export interface paths {
             cookie?: never;
         };
         /** Timeline Detail */
-        get: operations["timeline_detail_api_v1_flows__flow_id__runs__run_id__timeline_detail_get"];
+        get: operations["timeline_detail"];
         put?: never;
         post?: never;
         delete?: never;
@@ -345,7 +345,7 @@ export interface paths {
             cookie?: never;
         };
         /** Timeline Overview */
-        get: operations["timeline_overview_api_v1_flows__flow_id__runs__run_id__timeline_overview_get"];
+        get: operations["timeline_overview"];
         put?: never;
         post?: never;
         delete?: never;
@@ -362,7 +362,7 @@ export interface paths {
             cookie?: never;
         };
         /** Health */
-        get: operations["health_api_v1_health_get"];
+        get: operations["health"];
         put?: never;
         post?: never;
         delete?: never;
@@ -379,7 +379,7 @@ export interface paths {
             cookie?: never;
         };
         /** Live */
-        get: operations["live_api_v1_health_live_get"];
+        get: operations["live"];
         put?: never;
         post?: never;
         delete?: never;
@@ -396,7 +396,7 @@ export interface paths {
             cookie?: never;
         };
         /** Ready */
-        get: operations["ready_api_v1_health_ready_get"];
+        get: operations["ready"];
         put?: never;
         post?: never;
         delete?: never;
@@ -413,7 +413,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Runs */
-        get: operations["list_runs_api_v1_runs_get"];
+        get: operations["list_runs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -602,6 +602,11 @@ export interface components {
             } | null;
             /** Type */
             type: string;
+        };
+        /** ErrorBody */
+        ErrorBody: {
+            /** Error */
+            error: string;
         };
         /** Flow */
         Flow: {
@@ -1303,7 +1308,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    events_api_v1_events_get: {
+    events: {
         parameters: {
             query?: {
                 flow_id?: string | null;
@@ -1334,21 +1339,22 @@ export interface operations {
                     "text/event-stream": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    list_flows_api_v1_flows_get: {
+    list_flows: {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description the `next_cursor` of the previous page: the last flow id shown */
                 cursor?: string | null;
             };
             header?: never;
@@ -1366,18 +1372,18 @@ export interface operations {
                     "application/json": components["schemas"]["FlowPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    get_run_api_v1_flows__flow_id__runs__run_id__get: {
+    get_run: {
         parameters: {
             query?: never;
             header?: never;
@@ -1398,18 +1404,27 @@ export interface operations {
                     "application/json": components["schemas"]["RunDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    list_clones_api_v1_flows__flow_id__runs__run_id__clones_get: {
+    list_clones: {
         parameters: {
             query?: never;
             header?: never;
@@ -1441,7 +1456,7 @@ export interface operations {
             };
         };
     };
-    get_dag_api_v1_flows__flow_id__runs__run_id__dag_get: {
+    get_dag: {
         parameters: {
             query?: never;
             header?: never;
@@ -1462,18 +1477,27 @@ export interface operations {
                     "application/json": components["schemas"]["Dag"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    list_steps_api_v1_flows__flow_id__runs__run_id__steps_get: {
+    list_steps: {
         parameters: {
             query?: never;
             header?: never;
@@ -1494,18 +1518,27 @@ export interface operations {
                     "application/json": components["schemas"]["StepPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    get_task_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__get: {
+    get_task: {
         parameters: {
             query?: never;
             header?: never;
@@ -1528,18 +1561,27 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    list_artifacts_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__artifacts_get: {
+    list_artifacts: {
         parameters: {
             query?: {
                 attempt?: number | null;
@@ -1565,13 +1607,22 @@ export interface operations {
                     "application/json": components["schemas"]["ArtifactPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The run's datastore is of a kind flowscope cannot read yet */
@@ -1579,18 +1630,22 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description The run's datastore cannot be reached now (`error` says why) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
-    get_artifact_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__artifacts__name__get: {
+    get_artifact: {
         parameters: {
             query?: {
                 attempt?: number | null;
@@ -1616,13 +1671,22 @@ export interface operations {
                     "application/json": components["schemas"]["ArtifactDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The run's datastore is of a kind flowscope cannot read yet */
@@ -1630,18 +1694,22 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description The run's datastore cannot be reached now (`error` says why) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
-    download_artifact_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__artifacts__name__download_get: {
+    download_artifact: {
         parameters: {
             query?: {
                 attempt?: number | null;
@@ -1667,13 +1735,22 @@ export interface operations {
                     "application/octet-stream": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The run's datastore is of a kind flowscope cannot read yet */
@@ -1681,18 +1758,22 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description The run's datastore cannot be reached now (`error` says why) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
-    list_cards_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__cards_get: {
+    list_cards: {
         parameters: {
             query?: never;
             header?: never;
@@ -1715,13 +1796,22 @@ export interface operations {
                     "application/json": components["schemas"]["CardPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The run's datastore is of a kind flowscope cannot read yet */
@@ -1729,18 +1819,22 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description The run's datastore cannot be reached now (`error` says why) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
-    get_card_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__cards__card_id__get: {
+    get_card: {
         parameters: {
             query?: never;
             header?: never;
@@ -1764,13 +1858,22 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The run's datastore is of a kind flowscope cannot read yet */
@@ -1778,18 +1881,22 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description The run's datastore cannot be reached now (`error` says why) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
-    get_card_data_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__cards__card_id__data_get: {
+    get_card_data: {
         parameters: {
             query?: never;
             header?: never;
@@ -1813,13 +1920,22 @@ export interface operations {
                     "application/json": components["schemas"]["CardData"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The run's datastore is of a kind flowscope cannot read yet */
@@ -1827,18 +1943,22 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description The run's datastore cannot be reached now (`error` says why) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
-    read_log_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__logs__stream__get: {
+    read_log: {
         parameters: {
             query?: {
                 attempt?: number | null;
@@ -1867,13 +1987,29 @@ export interface operations {
                     "application/json": components["schemas"]["LogPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unchanged since the ETag sent in If-None-Match */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The run's datastore is of a kind flowscope cannot read yet */
@@ -1881,18 +2017,22 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description The run's datastore cannot be reached now (`error` says why) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
-    download_log_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__logs__stream__download_get: {
+    download_log: {
         parameters: {
             query?: {
                 attempt?: number | null;
@@ -1918,13 +2058,22 @@ export interface operations {
                     "text/plain": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The run's datastore is of a kind flowscope cannot read yet */
@@ -1932,18 +2081,22 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description The run's datastore cannot be reached now (`error` says why) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
-    search_log_api_v1_flows__flow_id__runs__run_id__steps__step_name__tasks__task_id__logs__stream__search_get: {
+    search_log: {
         parameters: {
             query: {
                 q: string;
@@ -1971,13 +2124,22 @@ export interface operations {
                     "application/json": components["schemas"]["LogSearch"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The run's datastore is of a kind flowscope cannot read yet */
@@ -1985,24 +2147,29 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description The run's datastore cannot be reached now (`error` says why) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
-    list_tasks_api_v1_flows__flow_id__runs__run_id__tasks_get: {
+    list_tasks: {
         parameters: {
             query?: {
                 step_name?: string | null;
                 status?: ("pending" | "running" | "completed" | "failed") | null;
                 order?: "task_id" | "-task_id" | "started_at" | "-started_at" | "finished_at" | "-finished_at" | "duration_ms" | "-duration_ms";
                 limit?: number;
+                /** @description the `next_cursor` of the previous page */
                 cursor?: string | null;
                 /** @description substring of the foreach path, any case */
                 foreach?: string | null;
@@ -2025,18 +2192,27 @@ export interface operations {
                     "application/json": components["schemas"]["TaskPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    timeline_api_v1_flows__flow_id__runs__run_id__timeline_get: {
+    timeline: {
         parameters: {
             query?: never;
             header?: never;
@@ -2057,21 +2233,37 @@ export interface operations {
                     "application/json": components["schemas"]["Timeline"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Unchanged since the ETag sent in If-None-Match */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    timeline_detail_api_v1_flows__flow_id__runs__run_id__timeline_detail_get: {
+    timeline_detail: {
         parameters: {
             query: {
-                /** @description `step/task_id`, or `step/low-high` for every numeric id in between */
+                /** @description `step/task_id`, or `step/low-high` for every numeric id in between (the answer holds at most 2000 tasks, from the low end of a range). Ids of letters, digits and `_.~-`, which need no escaping in a URL: 500 of the longest still fit the server's 128 KB request line. */
                 task: string[];
             };
             header?: never;
@@ -2092,18 +2284,27 @@ export interface operations {
                     "application/json": components["schemas"]["TimelineDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    timeline_overview_api_v1_flows__flow_id__runs__run_id__timeline_overview_get: {
+    timeline_overview: {
         parameters: {
             query?: never;
             header?: never;
@@ -2131,18 +2332,27 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    health_api_v1_health_get: {
+    health: {
         parameters: {
             query?: never;
             header?: never;
@@ -2162,7 +2372,7 @@ export interface operations {
             };
         };
     };
-    live_api_v1_health_live_get: {
+    live: {
         parameters: {
             query?: never;
             header?: never;
@@ -2182,7 +2392,7 @@ export interface operations {
             };
         };
     };
-    ready_api_v1_health_ready_get: {
+    ready: {
         parameters: {
             query?: never;
             header?: never;
@@ -2211,7 +2421,7 @@ export interface operations {
             };
         };
     };
-    list_runs_api_v1_runs_get: {
+    list_runs: {
         parameters: {
             query?: {
                 flow_id?: string | null;
@@ -2228,6 +2438,7 @@ export interface operations {
                 q?: string | null;
                 order?: "-started_at" | "started_at" | "-finished_at" | "-duration_ms" | "duration_ms" | "finished_at";
                 limit?: number;
+                /** @description the `next_cursor` of the previous page */
                 cursor?: string | null;
             };
             header?: never;
@@ -2245,13 +2456,13 @@ export interface operations {
                     "application/json": components["schemas"]["RunPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
+from flowscope.api.answers import DATASTORE, TASK, answers, merge, ok_links
 from flowscope.api.deps import (
-    DATASTORE_ERRORS,
     Datastore,
     Run,
     TaskRow,
@@ -23,11 +23,18 @@ from flowscope.datastore.included_file import IncludedFileRef
 
 router = APIRouter(tags=["artifacts"])
 
-TASK = "/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}"
+TASK_PATH = "/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}"
 PREVIEW_MAX_BYTES = 20_000_000
 
 
-@router.get(TASK + "/artifacts", response_model=ArtifactPage, responses=DATASTORE_ERRORS)
+@router.get(
+    TASK_PATH + "/artifacts",
+    response_model=ArtifactPage,
+    responses=merge(
+        answers(*DATASTORE),
+        ok_links(first=("get_artifact", {**TASK, "name": "$response.body#/items/0/name"})),
+    ),
+)
 def list_artifacts(
     ref: Run,
     task: TaskRow,
@@ -45,7 +52,9 @@ def list_artifacts(
     return page(items, None)
 
 
-@router.get(TASK + "/artifacts/{name}", response_model=ArtifactDetail, responses=DATASTORE_ERRORS)
+@router.get(
+    TASK_PATH + "/artifacts/{name}", response_model=ArtifactDetail, responses=answers(*DATASTORE)
+)
 def get_artifact(
     request: Request,
     ref: Run,
@@ -71,7 +80,7 @@ def get_artifact(
         "load_snippet": previews.load_snippet(str(pathspec), name, number),
     }
     try:
-        value = datastore.load_artifact(
+        data = datastore.artifact_pickle(
             ref.flow_id,
             artifact.sha,
             max_bytes=PREVIEW_MAX_BYTES,
@@ -83,9 +92,14 @@ def get_artifact(
     except DatastoreError as exc:
         body["preview"] = str(exc)
         return FastJSON(body)
-    if isinstance(value, IncludedFileRef):
+    try:
+        made = previews.preview_pickle(data, max_bytes=PREVIEW_MAX_BYTES)
+    except DatastoreError as exc:  # refused, too big or too slow: said in place of a preview
+        body["preview"] = str(exc)
+        return FastJSON(body)
+    if isinstance(made, IncludedFileRef):
         try:
-            content = datastore.read_included_file(value, ref.flow_id, max_bytes=PREVIEW_MAX_BYTES)
+            content = datastore.read_included_file(made, ref.flow_id, max_bytes=PREVIEW_MAX_BYTES)
         except (DatastoreUnavailable, DatastoreUnsupported):
             raise
         except DatastoreError as exc:
@@ -93,8 +107,6 @@ def get_artifact(
             return FastJSON(body)
         made = previews.included_preview(content)
         body["download_url"] = f"{request.url.path.rstrip('/')}/download?attempt={number}"
-    else:
-        made = previews.make_preview(value)
     body.update(
         previewable=True,
         preview=made.preview,
@@ -109,9 +121,9 @@ DOWNLOAD_MAX_BYTES = 200_000_000
 
 
 @router.get(
-    TASK + "/artifacts/{name}/download",
+    TASK_PATH + "/artifacts/{name}/download",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}, **DATASTORE_ERRORS},
+    responses={200: {"content": {"application/octet-stream": {}}}, **answers(*DATASTORE)},
 )
 def download_artifact(
     ref: Run,

@@ -6,7 +6,8 @@ import orjson
 from fastapi import APIRouter, HTTPException, Request
 from starlette.responses import Response
 
-from flowscope.api.deps import DATASTORE_ERRORS, Ctx, Datastore, Run, TaskRow, task_pathspec
+from flowscope.api.answers import DATASTORE, TASK, answers, merge, ok_links
+from flowscope.api.deps import Ctx, Datastore, Run, TaskRow, task_pathspec
 from flowscope.api.models import CardData, CardPage
 from flowscope.api.responses import page
 from flowscope.datastore import NotFoundError
@@ -16,7 +17,7 @@ from flowscope.store import RunRef
 
 router = APIRouter(tags=["cards"])
 
-TASK = "/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}"
+TASK_PATH = "/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}"
 # The card runs its own scripts, but in an opaque origin: no cookies, no same-origin API
 # calls, no top navigation. It may not load anything from elsewhere.
 CARD_CSP = (
@@ -40,7 +41,14 @@ def _card_task(
     return found or datastore, origin
 
 
-@router.get(TASK + "/cards", response_model=CardPage, responses=DATASTORE_ERRORS)
+@router.get(
+    TASK_PATH + "/cards",
+    response_model=CardPage,
+    responses=merge(
+        answers(*DATASTORE),
+        ok_links(first=("get_card", {**TASK, "card_id": "$response.body#/items/0/id"})),
+    ),
+)
 def list_cards(
     ctx: Ctx, ref: Run, task: TaskRow, datastore: Datastore, request: Request
 ) -> Response:
@@ -84,9 +92,9 @@ def with_update_bridge(html: bytes) -> bytes:
 
 
 @router.get(
-    TASK + "/cards/{card_id}/data",
+    TASK_PATH + "/cards/{card_id}/data",
     response_model=CardData,
-    responses=DATASTORE_ERRORS,
+    responses=answers(*DATASTORE),
 )
 def get_card_data(
     ctx: Ctx, ref: Run, task: TaskRow, datastore: Datastore, card_id: str
@@ -117,9 +125,9 @@ def get_card_data(
 
 
 @router.get(
-    TASK + "/cards/{card_id}",
+    TASK_PATH + "/cards/{card_id}",
     response_class=Response,
-    responses={200: {"content": {"text/html": {}}}, **DATASTORE_ERRORS},
+    responses={200: {"content": {"text/html": {}}}, **answers(*DATASTORE)},
 )
 def get_card(ctx: Ctx, ref: Run, task: TaskRow, datastore: Datastore, card_id: str) -> Response:
     source, pathspec = _card_task(ctx, ref, task, datastore)

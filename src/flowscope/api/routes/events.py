@@ -22,6 +22,7 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import StreamingResponse
 
+from flowscope.api.answers import answers
 from flowscope.api.context import AppContext
 from flowscope.api.deps import Ctx
 from flowscope.api.live import EventHub
@@ -94,7 +95,7 @@ class StreamFilter:
 @router.get(
     "/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, **answers(422)},
 )
 async def events(
     request: Request,

@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
+from flowscope.api.answers import DATASTORE, answers
 from flowscope.api.deps import (
-    DATASTORE_ERRORS,
     Datastore,
     Run,
     TaskRow,
@@ -42,7 +42,7 @@ def _not_modified(request: Request, etag: str) -> Response | None:
     return None
 
 
-@router.get(TASK + "/logs/{stream}", response_model=LogPage, responses=DATASTORE_ERRORS)
+@router.get(TASK + "/logs/{stream}", response_model=LogPage, responses=answers(304, *DATASTORE))
 def read_log(
     request: Request,
     ref: Run,
@@ -76,7 +76,7 @@ def read_log(
     return FastJSON(body, headers={"ETag": etag, "Cache-Control": "no-cache"})
 
 
-@router.get(TASK + "/logs/{stream}/search", response_model=LogSearch, responses=DATASTORE_ERRORS)
+@router.get(TASK + "/logs/{stream}/search", response_model=LogSearch, responses=answers(*DATASTORE))
 def search_log(
     ref: Run,
     task: TaskRow,
@@ -102,7 +102,7 @@ def search_log(
 @router.get(
     TASK + "/logs/{stream}/download",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}}, **DATASTORE_ERRORS},
+    responses={200: {"content": {"text/plain": {}}}, **answers(*DATASTORE)},
 )
 def download_log(
     ref: Run,

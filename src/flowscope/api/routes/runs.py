@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
+from flowscope.api.answers import RUN, answers, merge, ok_links
 from flowscope.api.context import AppContext
 from flowscope.api.deps import Ctx, Run
 from flowscope.api.models import Dag, FlowPage, RunDetail, RunPage, StepPage
@@ -18,6 +19,7 @@ from flowscope.datastore import NotFoundError
 from flowscope.ingest.sources import MetadataEntry
 from flowscope.pathspec import Pathspec
 from flowscope.store import RunFilters, RunRef
+from flowscope.store.paging import CURSOR_PATTERN
 
 router = APIRouter(tags=["runs"])
 
@@ -25,23 +27,64 @@ RunOrder = Literal[
     "-started_at", "started_at", "-finished_at", "-duration_ms", "duration_ms", "finished_at"
 ]
 Limit = Annotated[int, Query(ge=1, le=500)]
+# The index's integers are 64-bit: a bigger bound made SQLite raise (schemathesis, issue 12).
+INT64 = 2**63
+# Every string this pattern allows is a position in the list (store/paging.py).
+Cursor = Annotated[
+    str | None,
+    Query(pattern=CURSOR_PATTERN, description="the `next_cursor` of the previous page"),
+]
+FlowCursor = Annotated[
+    str | None,
+    Query(
+        max_length=255,
+        pattern=r"^[^\x00]+$",
+        description="the `next_cursor` of the previous page: the last flow id shown",
+    ),
+]
 
 
-@router.get("/flows", response_model=FlowPage)
-def list_flows(ctx: Ctx, limit: Limit = 100, cursor: str | None = None) -> FastJSON:
+@router.get(
+    "/flows",
+    response_model=FlowPage,
+    responses=merge(
+        answers(422), ok_links(next_page=("list_flows", {"cursor": "$response.body#/next_cursor"}))
+    ),
+)
+def list_flows(ctx: Ctx, limit: Limit = 100, cursor: FlowCursor = None) -> FastJSON:
     items, next_cursor = ctx.store.list_flows(limit, cursor)
     return page(items, next_cursor)
 
 
-@router.get("/runs", response_model=RunPage)
+@router.get(
+    "/runs",
+    response_model=RunPage,
+    responses=merge(
+        answers(422),
+        ok_links(
+            first_run=(
+                "get_run",
+                {
+                    "flow_id": "$response.body#/items/0/flow_id",
+                    "run_id": "$response.body#/items/0/run_id",
+                },
+            ),
+            next_page=("list_runs", {"cursor": "$response.body#/next_cursor"}),
+        ),
+    ),
+)
 def list_runs(
     ctx: Ctx,
     flow_id: str | None = None,
     user: str | None = None,
     tag: Annotated[list[str] | None, Query()] = None,
     status: Literal["running", "completed", "failed"] | None = None,
-    started_after: Annotated[int | None, Query(description="epoch ms, inclusive")] = None,
-    started_before: Annotated[int | None, Query(description="epoch ms, exclusive")] = None,
+    started_after: Annotated[
+        int | None, Query(ge=-INT64, le=INT64 - 1, description="epoch ms, inclusive")
+    ] = None,
+    started_before: Annotated[
+        int | None, Query(ge=-INT64, le=INT64 - 1, description="epoch ms, exclusive")
+    ] = None,
     project: str | None = None,
     branch: str | None = None,
     q: Annotated[
@@ -49,7 +92,7 @@ def list_runs(
     ] = None,
     order: RunOrder = "-started_at",
     limit: Limit = 100,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> FastJSON:
     filters = RunFilters(
         flow_id=flow_id,
@@ -66,7 +109,20 @@ def list_runs(
     return page(items, next_cursor)
 
 
-@router.get("/flows/{flow_id}/runs/{run_id}", response_model=RunDetail)
+@router.get(
+    "/flows/{flow_id}/runs/{run_id}",
+    response_model=RunDetail,
+    responses=merge(
+        answers(404, 422),
+        ok_links(
+            steps=("list_steps", RUN),
+            dag=("get_dag", RUN),
+            tasks=("list_tasks", RUN),
+            timeline=("timeline", RUN),
+            timeline_overview=("timeline_overview", RUN),
+        ),
+    ),
+)
 def get_run(ctx: Ctx, ref: Run) -> FastJSON:
     run = ctx.store.get_run(ref)
     if run is None:  # deleted between lookup and read
@@ -96,7 +152,7 @@ def _start_task_metadata(ctx: AppContext, ref: RunRef) -> list[MetadataEntry]:
         return []
 
 
-@router.get("/flows/{flow_id}/runs/{run_id}/dag", response_model=Dag)
+@router.get("/flows/{flow_id}/runs/{run_id}/dag", response_model=Dag, responses=answers(404, 422))
 def get_dag(ref: Run) -> FastJSON:
     if not ref.graph:
         raise HTTPException(404, f"run {ref.flow_id}/{ref.run_id} has no graph recorded yet")
@@ -128,6 +184,8 @@ def dag_of(graph: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/flows/{flow_id}/runs/{run_id}/steps", response_model=StepPage)
+@router.get(
+    "/flows/{flow_id}/runs/{run_id}/steps", response_model=StepPage, responses=answers(404, 422)
+)
 def list_steps(ctx: Ctx, ref: Run) -> FastJSON:
     return page(ctx.store.list_steps(ref), None)

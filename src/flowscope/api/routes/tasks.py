@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
+from flowscope.api.answers import RUN, TASK, answers, merge, ok_links
 from flowscope.api.deps import Ctx, Run, TaskRow, task_pathspec
 from flowscope.api.models import TaskDetail, TaskPage
 from flowscope.api.records.clones import task_origin
@@ -15,6 +16,7 @@ from flowscope.api.records.exceptions import attempt_exceptions
 from flowscope.api.records.parallel import gang_member
 from flowscope.api.records.placement import task_compute
 from flowscope.api.responses import FastJSON, page
+from flowscope.api.routes.runs import Cursor
 from flowscope.datastore import DatastoreError
 from flowscope.ingest.sources import distinct_metadata
 
@@ -33,7 +35,24 @@ TaskOrder = Literal[
 TaskStatus = Literal["pending", "running", "completed", "failed"]
 
 
-@router.get("/flows/{flow_id}/runs/{run_id}/tasks", response_model=TaskPage)
+@router.get(
+    "/flows/{flow_id}/runs/{run_id}/tasks",
+    response_model=TaskPage,
+    responses=merge(
+        answers(404, 422),
+        ok_links(
+            first_task=(
+                "get_task",
+                {
+                    **RUN,
+                    "step_name": "$response.body#/items/0/step_name",
+                    "task_id": "$response.body#/items/0/task_id",
+                },
+            ),
+            next_page=("list_tasks", {**RUN, "cursor": "$response.body#/next_cursor"}),
+        ),
+    ),
+)
 def list_tasks(
     ctx: Ctx,
     ref: Run,
@@ -41,7 +60,7 @@ def list_tasks(
     status: TaskStatus | None = None,
     order: TaskOrder = "task_id",
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     foreach: Annotated[
         str | None,
         Query(max_length=200, description="substring of the foreach path, any case"),
@@ -54,6 +73,15 @@ def list_tasks(
 @router.get(
     "/flows/{flow_id}/runs/{run_id}/steps/{step_name}/tasks/{task_id}",
     response_model=TaskDetail,
+    responses=merge(
+        answers(404, 422),
+        ok_links(
+            artifacts=("list_artifacts", TASK),
+            cards=("list_cards", TASK),
+            stdout=("read_log", {**TASK, "stream": "stdout"}),
+            stderr=("read_log", {**TASK, "stream": "stderr"}),
+        ),
+    ),
 )
 def get_task(ctx: Ctx, ref: Run, task: TaskRow) -> FastJSON:
     detail: dict[str, Any] = dict(task)

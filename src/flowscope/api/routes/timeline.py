@@ -17,8 +17,10 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import StringConstraints
 from starlette.responses import Response
 
+from flowscope.api.answers import answers
 from flowscope.api.context import AppContext
 from flowscope.api.deps import Ctx, Run
 from flowscope.api.models import Timeline, TimelineDetail
@@ -28,6 +30,9 @@ from flowscope.store.timeline import DETAIL_LIMIT, Overview, TaskSelector
 
 router = APIRouter(tags=["runs"])
 
+# Unescaped in a URL, so that the longest request the spec allows fits the request line
+# uvicorn accepts (about 128 KB; schemathesis found a bigger one cut the connection).
+SELECTOR_PATTERN = r"^[A-Za-z0-9_.~-]+/[A-Za-z0-9_.~-]+$"
 OVERVIEW_TYPE = "application/vnd.flowscope.timeline-overview"
 MAGIC = b"FSTL"
 FORMAT = 1
@@ -35,7 +40,11 @@ INT32_MAX = 2**31 - 1
 MISSING_I32 = -(2**31)
 
 
-@router.get("/flows/{flow_id}/runs/{run_id}/timeline", response_model=Timeline)
+@router.get(
+    "/flows/{flow_id}/runs/{run_id}/timeline",
+    response_model=Timeline,
+    responses=answers(304, 404, 422),
+)
 def timeline(ctx: Ctx, ref: Run, request: Request) -> Response:
     return _cached(
         ctx, ref, request, "json", "application/json", lambda: orjson.dumps(ctx.store.timeline(ref))
@@ -50,7 +59,7 @@ def timeline(ctx: Ctx, ref: Run, request: Request) -> Response:
             "description": "One aggregate per task, packed (see docs/API.md, timeline overview)",
             "content": {OVERVIEW_TYPE: {"schema": {"type": "string", "format": "binary"}}},
         },
-        304: {"description": "Unchanged since the ETag sent in If-None-Match"},
+        **answers(304, 404, 422),
     },
 )
 def timeline_overview(ctx: Ctx, ref: Run, request: Request) -> Response:
@@ -64,15 +73,22 @@ def timeline_overview(ctx: Ctx, ref: Run, request: Request) -> Response:
     )
 
 
-@router.get("/flows/{flow_id}/runs/{run_id}/timeline/detail", response_model=TimelineDetail)
+@router.get(
+    "/flows/{flow_id}/runs/{run_id}/timeline/detail",
+    response_model=TimelineDetail,
+    responses=answers(404, 422),
+)
 def timeline_detail(
     ctx: Ctx,
     ref: Run,
     task: Annotated[
-        list[str],
+        list[Annotated[str, StringConstraints(pattern=SELECTOR_PATTERN, max_length=240)]],
         Query(
             max_length=500,
-            description="`step/task_id`, or `step/low-high` for every numeric id in between",
+            description="`step/task_id`, or `step/low-high` for every numeric id in between "
+            f"(the answer holds at most {DETAIL_LIMIT} tasks, from the low end of a range). "
+            "Ids of letters, digits and `_.~-`, which need no escaping in a URL: 500 of the "
+            "longest still fit the server's 128 KB request line.",
         ),
     ],
 ) -> FastJSON:
@@ -85,10 +101,11 @@ def _selector(value: str) -> TaskSelector:
     if not sep or not step or not rest:
         raise HTTPException(422, f"invalid task {value!r}: expected step/task_id or step/low-high")
     low, dash, high = rest.partition("-")
-    if dash and low.isdigit() and high.isdigit():
-        if int(high) - int(low) >= DETAIL_LIMIT:
-            raise HTTPException(422, f"a range covers at most {DETAIL_LIMIT} tasks: {value!r}")
-        return TaskSelector(step, low=int(low), high=int(high))
+    # Past 18 digits no task id fits the index's 64-bit integers: such a "range" can only
+    # be a (non-existent) literal id.
+    if dash and low.isdigit() and high.isdigit() and len(low) <= 18:
+        # The store answers at most DETAIL_LIMIT tasks: a wider range is its low end.
+        return TaskSelector(step, low=int(low), high=min(int(high), int(low) + DETAIL_LIMIT - 1))
     return TaskSelector(step, task_id=rest)
 
 
