@@ -33,7 +33,9 @@ def _only_run(store: Store) -> dict | None:
 def test_killed_run_turns_failed_within_30s(tmp_path: Path, how: str) -> None:
     store = Store(f"sqlite:///{tmp_path / 'index.sqlite'}")
     indexer = LocalIndexer(store, tmp_path / ".metaflow")
-    flow = start_flow(tmp_path, "slow_flow.py", SLOW_FLOW_SLEEP_S="2", SLOW_FLOW_WIDTH="2")
+    # Each work task takes 100 s: the run cannot end by itself before it is stopped, however
+    # slowly the machine indexes (at 2 s a tick it once did, and was rightly completed).
+    flow = start_flow(tmp_path, "slow_flow.py", SLOW_FLOW_SLEEP_S="20", SLOW_FLOW_WIDTH="2")
     try:
 
         def running_task() -> dict | None:
@@ -48,6 +50,7 @@ def test_killed_run_turns_failed_within_30s(tmp_path: Path, how: str) -> None:
 
         wait_for(running_task, timeout=60, every=0.5)
     finally:
+        assert flow.poll() is None, "the run ended by itself before it could be stopped"
         if how == "ctrl-c":
             # What a terminal sends the whole foreground process group on Ctrl-C.
             os.killpg(flow.pid, signal.SIGINT)
