@@ -652,11 +652,6 @@ export interface components {
              */
             role: "control" | "worker";
         };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
-        };
         /** Health */
         Health: {
             /**
@@ -1286,19 +1281,6 @@ export interface components {
             /** Run Id */
             run_id: string;
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-        };
     };
     responses: never;
     parameters: never;
@@ -1445,13 +1427,22 @@ export interface operations {
                     "application/json": components["schemas"]["ClonePage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such flow, run, step, task, attempt, artifact, card or log (`error` says which) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A parameter does not match its schema (`error` says which) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2426,7 +2417,8 @@ export interface operations {
             query?: {
                 flow_id?: string | null;
                 user?: string | null;
-                tag?: string[] | null;
+                /** @description repeatable; all must match */
+                tag?: string[];
                 status?: ("running" | "completed" | "failed") | null;
                 /** @description epoch ms, inclusive */
                 started_after?: number | null;

@@ -77,7 +77,7 @@ def list_runs(
     ctx: Ctx,
     flow_id: str | None = None,
     user: str | None = None,
-    tag: Annotated[list[str] | None, Query()] = None,
+    tag: Annotated[list[str], Query(description="repeatable; all must match")] = [],  # noqa: B006 (FastAPI copies it)
     status: Literal["running", "completed", "failed"] | None = None,
     started_after: Annotated[
         int | None, Query(ge=-INT64, le=INT64 - 1, description="epoch ms, inclusive")
