@@ -72,13 +72,10 @@ def _serve(conn: multiprocessing.connection.Connection, memory_bytes: int) -> No
         kind, _, max_bytes = header.decode().partition(":")
         try:
             value = safe_loads(data, max_bytes=int(max_bytes))
-            if isinstance(value, IncludedFileRef):
+            if kind == "preview" and isinstance(value, IncludedFileRef):
                 # An IncludeFile parameter: its content is in the datastore, read by the
                 # server; only the plain descriptor crosses back.
-                descriptor = dict(value.descriptor)
-                value = (
-                    ("", "included", descriptor) if kind == "preview" else (_INCLUDED, descriptor)
-                )
+                value = ("", "included", dict(value.descriptor))
             elif kind == "preview":
                 made = make_preview(value)
                 value = (made.preview, made.preview_kind, made.preview_data)
@@ -193,18 +190,11 @@ class WorkerPool:
 
 
 _pool = WorkerPool()
-# Marks an IncludedFile's descriptor in a worker's answer (no real value starts with it).
-_INCLUDED = "\x00flowscope:included-file"
 
 
 def bounded_loads(data: bytes, *, max_bytes: int, timeout_s: float = TIMEOUT_S) -> Any:
     """`safe_loads(data)`, in a worker with the memory and time limits above."""
-    found = _pool.run("value", bytes(data), max_bytes=max_bytes, timeout_s=timeout_s)
-    if isinstance(found, tuple) and len(found) == 2 and found[0] == _INCLUDED:
-        from flowscope.datastore.included_file import IncludedFileRef
-
-        return IncludedFileRef.of(found[1])
-    return found
+    return _pool.run("value", bytes(data), max_bytes=max_bytes, timeout_s=timeout_s)
 
 
 def bounded_preview(

@@ -40,6 +40,11 @@ class IncludedFileRef:
         ref.__setstate__({"_descriptor": descriptor})
         return ref
 
+    def __getstate__(self) -> dict[str, Any]:
+        # In the shape __setstate__ reads, so a copy pickled by a bounded_unpickle worker
+        # comes back whole.
+        return {"_descriptor": dict(self.descriptor)}
+
     def __setstate__(self, state: object) -> None:
         # IncludedFile pickles its __dict__: {"_descriptor": {...}, "_cached_size": None}.
         found = state.get("_descriptor") if isinstance(state, dict) else None

@@ -111,6 +111,10 @@ _STDLIB: dict[tuple[str, str], Any] = {
     ("_codecs", "encode"): codecs.encode,
     # `_exception` and @catch's variable: strings only (see recorded_exception).
     ("metaflow.exception", "MetaflowExceptionWrapper"): RecordedException,
+    # flowscope's own stand-ins, as a bounded_unpickle worker hands them back: they hold
+    # only the plain values they were rebuilt with.
+    ("flowscope.datastore.recorded_exception", "RecordedException"): RecordedException,
+    ("flowscope.datastore.included_file", "IncludedFileRef"): IncludedFileRef,
 }
 
 # Protocol 2 pickles use Python 2 names.
