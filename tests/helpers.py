@@ -93,6 +93,16 @@ def snapshot(store: Store) -> dict[str, Any]:
             "timeline": store.timeline(ref),
         }
     flows, _ = store.list_flows(500, None)
+    for flow in flows:
+        # Runs that started in the same millisecond have no order of their own: the index
+        # breaks the tie by insertion order, which two indexes of the same files need not
+        # share (copies of one run, as the crash soak makes, start together).
+        flow["recent"] = sorted(
+            flow["recent"], key=lambda r: (-(r["started_at"] or 0), str(r["run_id"]))
+        )
+        last = flow.get("last_run")
+        if last and sum(r["started_at"] == last["started_at"] for r in flow["recent"]) > 1:
+            flow["last_run"] = {"started_at": last["started_at"], "tied": True}
     out["__flows__"] = flows
     return out
 
