@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -38,9 +40,8 @@ def test_head_revision_constant_is_alembics_head() -> None:
     assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
 
 
-def test_0004_counts_caught_tasks_and_skips_steps_of_runs_that_are_over(store_url: str) -> None:
-    # An index written before 0004: sealed runs are not read again, so the migration must
-    # give them what the indexer now writes (issue 9).
+def _index_at(store_url: str, revision: str, tables: list[str]) -> tuple[Any, Any]:
+    """An index migrated up to `revision` only, and the named tables as they are there."""
     import sqlalchemy as sa
     from alembic import command
     from alembic.config import Config
@@ -52,9 +53,18 @@ def test_0004_counts_caught_tasks_and_skips_steps_of_runs_that_are_over(store_ur
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0003")
+        command.upgrade(config, revision)
     meta = sa.MetaData()
-    meta.reflect(engine, only=["sources", "runs", "steps", "tasks"])
+    meta.reflect(engine, only=tables)
+    return engine, meta
+
+
+def test_0004_counts_caught_tasks_and_skips_steps_of_runs_that_are_over(store_url: str) -> None:
+    # An index written before 0004: sealed runs are not read again, so the migration must
+    # give them what the indexer now writes (issue 9).
+    import sqlalchemy as sa
+
+    engine, meta = _index_at(store_url, "0003", ["sources", "runs", "steps", "tasks"])
     runs, steps, tasks = meta.tables["runs"], meta.tables["steps"], meta.tables["tasks"]
     with engine.begin() as conn:
         conn.execute(sa.insert(meta.tables["sources"]).values(id=1, kind="local", location="x"))
@@ -114,19 +124,8 @@ def test_0005_has_every_run_read_again(store_url: str) -> None:
     # Labels and records written before issue 9's readers must not stay in sealed runs:
     # the migration drops what lets a pass skip a run or a task, and the saved sync marks.
     import sqlalchemy as sa
-    from alembic import command
-    from alembic.config import Config
 
-    from flowscope.store.database import MIGRATIONS, create_engine
-
-    engine = create_engine(store_url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0004")
-    meta = sa.MetaData()
-    meta.reflect(engine, only=["sources", "runs", "tasks", "state"])
+    engine, meta = _index_at(store_url, "0004", ["sources", "runs", "tasks", "state"])
     runs, tasks, state = meta.tables["runs"], meta.tables["tasks"], meta.tables["state"]
     with engine.begin() as conn:
         conn.execute(sa.insert(meta.tables["sources"]).values(id=1, kind="service", location="x"))
