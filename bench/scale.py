@@ -472,6 +472,8 @@ def browser(results: Results, base: str, big_run: str) -> None:
             met=big["heapMb"] <= 150,
         )
     )
+    if archive is None:
+        return
     add(
         Row(
             "chromium",
