@@ -8,13 +8,18 @@ handful of distinct blobs (True and False), so each is loaded once and remembere
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+from sqlalchemy.engine import Connection
+
 from flowscope.ingest.facts import AttemptFacts, RunFacts, TaskFacts
 from flowscope.ingest.local_reader import foreach_label, parameter_repr
+from flowscope.service import v3_reads
 from flowscope.service.v3_reads import V3Artifact, V3Attempt, V3Origins, V3Run, V3Task
 
 log = logging.getLogger(__name__)
@@ -39,7 +44,7 @@ class ValueCache:
     """Artifact values by sha: `_success` and `_task_ok` of a million tasks are two blobs."""
 
     def __init__(self, load: ArtifactLoader) -> None:
-        self._load = load
+        self.load = load
         self._values: dict[str, Any] = {}
         self._failed: set[str] = set()
 
@@ -52,7 +57,7 @@ class ValueCache:
         if key in self._failed:
             return None
         try:
-            value = self._load(artifact)
+            value = self.load(artifact)
         except Exception as exc:  # a missing or unsafe blob must not stop the sync
             if len(self._failed) < SMALL_VALUE_CACHE:
                 self._failed.add(key)
@@ -61,6 +66,30 @@ class ValueCache:
         if len(self._values) < SMALL_VALUE_CACHE:
             self._values[key] = value
         return value
+
+
+def rows_of(conn: Connection, runs: list[v3_reads.V3Run]) -> list[RunRows]:
+    """Every task, status metadata row and status artifact of a batch of runs."""
+    by_key = {run.key: RunRows(run) for run in runs}
+    keys = list(by_key)
+    for task in v3_reads.tasks_of(conn, keys):
+        by_key[(task.flow_id, task.run_number)].tasks.append(task)
+    for attempt in v3_reads.attempts_of(conn, keys):
+        by_key[(attempt.flow_id, attempt.run_number)].attempts.append(attempt)
+    for key, origins in v3_reads.origins_of(conn, keys).items():
+        by_key[key].origins = origins
+    for artifact in v3_reads.status_artifacts_of(conn, keys):
+        by_key[(artifact.flow_id, artifact.run_number)].artifacts.append(artifact)
+    return list(by_key.values())
+
+
+def fingerprint(rows: RunRows) -> str:
+    """What a whole run's rows looked like: new metadata, tasks or artifacts, or edited
+    tags, change it (heartbeats do not; a run still beating is never sealed anyway)."""
+    run = rows.run
+    newest = max((a.newest_id for a in rows.attempts), default=0)
+    tags = hashlib.sha1(orjson.dumps([sorted(run.tags), sorted(run.system_tags)])).hexdigest()
+    return f"v3:{newest}:{len(rows.tasks)}:{len(rows.artifacts)}:{tags[:12]}"
 
 
 def run_facts(rows: RunRows, values: ValueCache) -> RunFacts:

@@ -10,7 +10,6 @@ read; everything written goes to flowscope's own index through the shared ingest
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import queue
 import threading
@@ -21,12 +20,20 @@ from dataclasses import dataclass, field
 import orjson
 from sqlalchemy.engine import Connection, Engine
 
-from flowscope.ingest.assembler import assemble_run, assemble_task, index_tags, summarize
+from flowscope.ingest.assembler import index_tags
 from flowscope.ingest.heartbeats import HeartbeatLiveness
+from flowscope.ingest.service_batches import (
+    AssembledBatch,
+    assemble_batch,
+    pool_size,
+    pooled_batches,
+)
 from flowscope.ingest.service_facts import (
     ArtifactLoader,
     RunRows,
     ValueCache,
+    fingerprint,
+    rows_of,
     run_facts,
     task_facts,
 )
@@ -125,8 +132,16 @@ class ServiceSource:
         )
         self._saved = mark
 
-    def sync(self, progress: ProgressCallback | None = None, batch: int = SYNC_BATCH) -> SyncStats:
-        """Every run of the database, newest first; runs gone from it are pruned."""
+    def sync(
+        self,
+        progress: ProgressCallback | None = None,
+        batch: int = SYNC_BATCH,
+        workers: int | None = None,
+    ) -> SyncStats:
+        """Every run of the database, newest first; runs gone from it are pruned.
+
+        `workers`: processes that read and assemble batches (service_batches); None:
+        as many as the machine has cores once the archive is large, else none."""
         started = time.monotonic()
         stats = SyncStats()
         with self.v3_engine.connect() as conn:
@@ -136,19 +151,27 @@ class ServiceSource:
             mark = v3.high_water(conn)
         stored = self.store.stored_runs(self.source_id)
         seen: set[tuple[str, str]] = set()
-        for batch_read in _read_ahead(self.v3_engine, batch):
-            runs, rows = batch_read.runs, batch_read.rows
-            self.liveness.observe(batch_read.db_now_ms)
+        for assembled in self._batches(total, batch, workers):
+            self.liveness.observe(assembled.db_now_ms)
             new: list[WholeRun] = []
-            for run_rows in rows:
-                key = (run_rows.run.flow_id, run_rows.run.exposed_id)
+            changed: list[v3.V3Run] = []
+            for run, seen_as, whole in zip(
+                assembled.runs, assembled.fingerprints, assembled.wholes, strict=True
+            ):
+                key = (run.flow_id, run.exposed_id)
                 seen.add(key)
                 known = stored.get(key)
                 if known is None:
-                    whole = self._assemble_whole(run_rows, stats)
-                    if whole is not None:
+                    if whole is None:
+                        stats.errors += 1
+                    else:
                         new.append(whole)
-                elif not (known.sealed and known.fingerprint == _fingerprint(run_rows)):
+                elif not (known.sealed and known.fingerprint == seen_as):
+                    changed.append(run)
+            if changed:
+                with self.v3_engine.connect() as conn:
+                    rows = rows_of(conn, changed)
+                for run_rows in rows:
                     self._write(run_rows, None, stats)
             if new:
                 written = self.store.insert_new_runs(self.source_id, new)
@@ -156,8 +179,9 @@ class ServiceSource:
                 stats.owned_elsewhere += len(new) - written
                 stats.tasks_read += sum(len(w.tasks) for w in new)
                 stats.changed_flows.update(w.run.flow_id for w in new)
-            stats.runs_seen += len(runs)
-            self._newest_ts = max(self._newest_ts, runs[0].ts_epoch)
+            stats.runs_seen += len(assembled.runs)
+            if assembled.runs:
+                self._newest_ts = max(self._newest_ts, assembled.runs[0].ts_epoch)
             if progress is not None:
                 progress(stats.runs_seen, max(total, stats.runs_seen))
         gone = [run.pk for key, run in stored.items() if key not in seen]
@@ -168,6 +192,14 @@ class ServiceSource:
         self._last_sweep = time.monotonic()
         stats.seconds = time.monotonic() - started
         return stats
+
+    def _batches(self, total: int, batch: int, workers: int | None) -> Iterator[AssembledBatch]:
+        count = pool_size(total, self.values.load) if workers is None else workers
+        if count >= 2:
+            yield from pooled_batches(self.v3_engine, self.values.load, batch, count)
+            return
+        for read in _read_ahead(self.v3_engine, batch):
+            yield assemble_batch(read.runs, read.rows, read.db_now_ms, self.values, self.liveness)
 
     # ---- following -------------------------------------------------------------------
 
@@ -244,22 +276,6 @@ class ServiceSource:
 
     # ---- one run -------------------------------------------------------------------
 
-    def _assemble_whole(self, rows: RunRows, stats: SyncStats) -> WholeRun | None:
-        """A run new to the index, assembled in memory from all of its rows."""
-        try:
-            facts = dataclasses.replace(
-                run_facts(rows, self.values), fingerprint=_fingerprint(rows)
-            )
-            tasks = [assemble_task(facts, t, self.liveness) for t in task_facts(rows, self.values)]
-            run, steps = assemble_run(
-                facts, summarize(tasks), self.liveness, self.liveness.now_ms, seal_when_ended=True
-            )
-        except Exception:  # one bad run must never stop the sync
-            stats.errors += 1
-            log.exception("could not index %s/%s", rows.run.flow_id, rows.run.exposed_id)
-            return None
-        return WholeRun(run, steps, tasks)
-
     def _write(
         self,
         rows: RunRows,
@@ -277,7 +293,7 @@ class ServiceSource:
                     return _changed_tasks(conn, rows, task_ids, known, self.values)
             else:
                 facts = dataclasses.replace(
-                    run_facts(rows, self.values), fingerprint=_fingerprint(rows)
+                    run_facts(rows, self.values), fingerprint=fingerprint(rows)
                 )
                 every = task_facts(rows, self.values)
 
@@ -339,7 +355,7 @@ def _read_ahead(engine: Engine, batch: int) -> Iterator[_BatchRead]:
                         break
                     last = runs[-1]
                     cursor = v3.RunCursor(last.ts_epoch, last.flow_id, last.run_number)
-                    item = _BatchRead(runs, _rows_of(conn, runs), v3.db_now_ms(conn))
+                    item = _BatchRead(runs, rows_of(conn, runs), v3.db_now_ms(conn))
                 _put(item)
         except BaseException as exc:  # handed over, raised where the sync runs
             _put(exc)
@@ -368,21 +384,6 @@ def _read_ahead(engine: Engine, batch: int) -> Iterator[_BatchRead]:
     finally:
         stop.set()
         reader.join()
-
-
-def _rows_of(conn: Connection, runs: list[v3.V3Run]) -> list[RunRows]:
-    """Every task, status metadata row and status artifact of a batch of runs."""
-    by_key = {run.key: RunRows(run) for run in runs}
-    keys = list(by_key)
-    for task in v3.tasks_of(conn, keys):
-        by_key[(task.flow_id, task.run_number)].tasks.append(task)
-    for attempt in v3.attempts_of(conn, keys):
-        by_key[(attempt.flow_id, attempt.run_number)].attempts.append(attempt)
-    for key, origins in v3.origins_of(conn, keys).items():
-        by_key[key].origins = origins
-    for artifact in v3.status_artifacts_of(conn, keys):
-        by_key[(artifact.flow_id, artifact.run_number)].artifacts.append(artifact)
-    return list(by_key.values())
 
 
 def _with_params(conn: Connection, rows: RunRows) -> RunRows:
@@ -421,15 +422,6 @@ def _changed_tasks(
     ]
     seen = max((t.last_seen_at or 0 for t in changed), default=0)
     return TaskChanges(changed=changed, present=None, last_seen_at=seen or None)
-
-
-def _fingerprint(rows: RunRows) -> str:
-    """What a whole run's rows looked like: new metadata, tasks or artifacts, or edited
-    tags, change it (heartbeats do not; a run still beating is never sealed anyway)."""
-    run = rows.run
-    newest = max((a.newest_id for a in rows.attempts), default=0)
-    tags = hashlib.sha1(orjson.dumps([sorted(run.tags), sorted(run.system_tags)])).hexdigest()
-    return f"v3:{newest}:{len(rows.tasks)}:{len(rows.artifacts)}:{tags[:12]}"
 
 
 def _unchanged(stored: StoredTask | None, fingerprint: str | None) -> bool:

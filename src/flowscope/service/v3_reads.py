@@ -166,6 +166,58 @@ def runs_newest_first(conn: Connection, before: RunCursor | None, limit: int) ->
     return [_run(row) for row in conn.execute(query.limit(limit))]
 
 
+@dataclass(frozen=True)
+class RunRange:
+    """The runs of a newest-first walk between two places in it: those after `before`
+    (exclusive) down to `last` (inclusive); None: no bound on that side. Ranges cut at the
+    same cursors cover every run exactly once, whatever is added or removed meanwhile."""
+
+    before: RunCursor | None
+    last: RunCursor | None
+
+
+def range_ends(conn: Connection, size: int) -> list[RunCursor]:
+    """The last run of every `size` runs newest first: where to cut the walk into ranges
+    of that many runs (the database numbers the runs; Python sees one row a range)."""
+    r = runs_v3
+    numbered = (
+        sa.select(
+            r.c.ts_epoch,
+            r.c.flow_id,
+            r.c.run_number,
+            sa.func.row_number()
+            .over(order_by=(r.c.ts_epoch.desc(), r.c.flow_id.desc(), r.c.run_number.desc()))
+            .label("n"),
+        )
+        .where(*_numeric_ts(conn, r))
+        .subquery()
+    )
+    rows = conn.execute(
+        sa.select(numbered.c.ts_epoch, numbered.c.flow_id, numbered.c.run_number)
+        .where(numbered.c.n % size == 0)
+        .order_by(numbered.c.n)
+    )
+    return [RunCursor(int(ts), flow_id, int(number)) for ts, flow_id, number in rows]
+
+
+def runs_in_range(conn: Connection, span: RunRange) -> list[V3Run]:
+    r = runs_v3
+    key = sa.tuple_(r.c.ts_epoch, r.c.flow_id, r.c.run_number)
+    query = sa.select(*_run_columns()).where(*_numeric_ts(conn, r))
+    if span.before is not None:
+        query = query.where(key < _cursor_tuple(span.before))
+    if span.last is not None:
+        query = query.where(key >= _cursor_tuple(span.last))
+    query = query.order_by(r.c.ts_epoch.desc(), r.c.flow_id.desc(), r.c.run_number.desc())
+    return [_run(row) for row in conn.execute(query)]
+
+
+def _cursor_tuple(cursor: RunCursor) -> Any:
+    return sa.tuple_(
+        sa.literal(cursor.ts_epoch), sa.literal(cursor.flow_id), sa.literal(cursor.run_number)
+    )
+
+
 def _numeric_ts(conn: Connection, table: sa.Table) -> list[sa.ColumnElement[bool]]:
     """SQLite keeps whatever was written, also text in a number column: such a run has no
     place in time, and its text would sort after every number and derail the newest-first
