@@ -47,7 +47,7 @@ RUN_COLUMNS = (
     "graph", "origin_run_id", "first_failure_step", "first_failure_task", "task_count",
     "last_activity_at", "fingerprint", "sealed",
 )  # fmt: skip
-TAG_COLUMNS = ("run_pk", "tag", "is_system", "started_at")
+TAG_COLUMNS = ("run_pk", "tag", "is_system", "started_at", "flow_id")
 STEP_COLUMNS = (
     "run_pk", "step_name", "position", "type", "status", "started_at", "finished_at",
     "pending", "running", "completed", "failed",
@@ -365,7 +365,7 @@ class ArchiveWriter:
             )
         )  # fmt: skip
         for tag in dict.fromkeys([*tags, *system_tags]):
-            self.rows["tags"].append((self.run_pk, tag, tag not in tags, started))
+            self.rows["tags"].append((self.run_pk, tag, tag not in tags, started, flow.name))
 
     def _tasks(
         self,
@@ -540,7 +540,7 @@ class ArchiveWriter:
              first_failure[1] if first_failure else None, tasks + 3, finished, None, True)
         )  # fmt: skip
         for tag in [*tags, *system_tags]:
-            rows["tags"].append((self.run_pk, tag, tag not in tags, started))
+            rows["tags"].append((self.run_pk, tag, tag not in tags, started, flow.name))
         self.flush()
         return f"{flow.name}/{run_id}"
 

@@ -7,7 +7,7 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from flowscope.store import Store
+from flowscope.store import RunFilters, Store
 from flowscope.store.schema import include_name, metadata
 
 
@@ -162,4 +162,42 @@ def test_0005_has_every_run_read_again(store_url: str) -> None:
         assert conn.execute(sa.text("SELECT sealed, fingerprint FROM runs")).one() == (False, None)
         assert conn.execute(sa.text("SELECT fingerprint FROM tasks")).scalar() is None
         assert conn.execute(sa.text("SELECT key FROM state")).scalars().all() == ["other"]
+    engine.dispose()
+
+
+def test_0007_gives_every_tag_row_its_runs_flow(store_url: str) -> None:
+    # A flow's runs with a tag are read through the tag rows' copy of the flow (issue 10):
+    # rows written before 0007 must have it, or those runs would vanish from that list.
+    import sqlalchemy as sa
+
+    engine, meta = _index_at(store_url, "0006", ["sources", "runs", "run_tags"])
+    runs, run_tags = meta.tables["runs"], meta.tables["run_tags"]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(meta.tables["sources"]).values(id=1, kind="local", location="x"))
+        for pk, flow in ((1, "FlowA"), (2, "FlowB")):
+            conn.execute(
+                sa.insert(runs).values(
+                    pk=pk,
+                    source_id=1,
+                    flow_id=flow,
+                    run_id=str(pk),
+                    status="completed",
+                    tags='["nightly"]',
+                    system_tags="[]",
+                    task_count=0,
+                    sealed=True,
+                    started_at=pk,
+                )
+            )
+            conn.execute(
+                sa.insert(run_tags).values(tag="nightly", run_pk=pk, is_system=False, started_at=pk)
+            )
+    store = Store(store_url)
+    with engine.connect() as conn:
+        assert sorted(
+            tuple(row) for row in conn.execute(sa.text("SELECT run_pk, flow_id FROM run_tags"))
+        ) == [(1, "FlowA"), (2, "FlowB")]
+    page = store.list_runs(RunFilters(flow_id="FlowB", tags=["nightly"]), "-started_at", 10, None)
+    assert [run["run_id"] for run in page[0]] == ["2"]
+    store.close()
     engine.dispose()

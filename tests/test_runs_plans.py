@@ -170,3 +170,34 @@ def test_a_new_run_is_searchable_at_once(archive: Store, tmp_path: Path) -> None
         archive.delete_runs([pk])
     items, _ = archive.list_runs(RunFilters(q="search-7"), "-started_at", 10, None)
     assert items == []
+
+
+def test_a_flows_runs_with_a_tag_none_of_them_has_are_known_empty_unread(archive: Store) -> None:
+    """A flow and a tag that each match many runs but no run together: the tag's rows carry
+    their run's flow, so counting the tag within the flow finds none and no run is read
+    (at a million runs the walk of the flow's runs took 0.2 s on SQLite, 2.7 s on
+    PostgreSQL)."""
+    runs = _all_runs(archive)
+    by_flow: dict[str, set[str]] = {}
+    for run in runs:
+        by_flow.setdefault(run["flow_id"], set()).update(run["all_tags"])
+    size = {flow: sum(r["flow_id"] == flow for r in runs) for flow in by_flow}
+    every_tag = {tag for tags in by_flow.values() for tag in tags}
+    flow, tag = next(
+        (flow, tag)
+        for flow, tags in sorted(by_flow.items(), key=lambda item: -size[item[0]])
+        for tag in sorted(every_tag - tags)
+        if sum(tag in r["all_tags"] for r in runs) >= 40
+    )
+    assert size[flow] >= 40  # both filters match more runs than the cap
+    filters = RunFilters(flow_id=flow, tags=[tag])
+    with archive.read() as conn:
+        _, plan = plan_runs(conn, filters, "-started_at", cap=40)
+        page, cursor = page_of_runs(conn, filters, "-started_at", 30, None, 40)
+    assert plan.form == "empty"
+    assert (page, cursor) == ([], None)
+    # Within the flow, a tag that some of its runs have still walks the tag's rows in order.
+    shared = sorted(by_flow[flow])[0]
+    with archive.read() as conn:
+        _, plan = plan_runs(conn, RunFilters(flow_id=flow, tags=[shared]), "-started_at", cap=40)
+    assert plan.form == "tag" and plan.index == "ix_run_tags_tag_flow_started"

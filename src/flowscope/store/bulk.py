@@ -78,7 +78,7 @@ def insert_new_runs(conn: Connection, source_id: int, runs: Sequence[WholeRun]) 
         )
         user = set(whole.run.tags)
         tag_rows.extend(
-            (tag, pk, tag not in user, whole.run.started_at)
+            (tag, pk, tag not in user, whole.run.started_at, whole.run.flow_id)
             for tag in user | set(whole.run.system_tags)
         )
     _insert_many(conn, s.tasks, TASK_COLUMNS, task_rows)
@@ -98,7 +98,9 @@ def insert_new_runs(conn: Connection, source_id: int, runs: Sequence[WholeRun]) 
     ]
     _insert_many(conn, s.attempts, ATTEMPT_COLUMNS, attempt_rows)
     _insert_many(conn, s.steps, STEP_COLUMNS, step_rows)
-    _insert_many(conn, s.run_tags, ("tag", "run_pk", "is_system", "started_at"), tag_rows)
+    _insert_many(
+        conn, s.run_tags, ("tag", "run_pk", "is_system", "started_at", "flow_id"), tag_rows
+    )
     _count_flows(conn, fresh, pks)
     now = int(time.time() * 1000)
     _insert_many(

@@ -196,9 +196,7 @@ class _Query:
                 sa.select(sa.literal(1)).select_from(r), s.run_index_name("started_at", d.kind)
             ).where(r.c[d.kind] == d.value, *self._range(r.c.started_at))
         elif d.kind == "tag":
-            query = sa.select(sa.literal(1)).where(
-                rt.c.tag == d.value, *self._range(rt.c.started_at)
-            )
+            query = sa.select(sa.literal(1)).where(*self._tag_rows(rt, d.value))
         elif d.kind == "range":
             query = self._hinted(sa.select(sa.literal(1)).select_from(r), "ix_runs_started").where(
                 *self._range(r.c.started_at)
@@ -240,6 +238,20 @@ class _Query:
 
     # ---- the forms ----------------------------------------------------------------------
 
+    def _tag_rows(self, table: Any, tag: str) -> list[ColumnElement[bool]]:
+        """The rows of `run_tags` of one tag's runs that pass the flow and range filters:
+        the tag's rows carry their run's flow and start, so a tag counts and walks the
+        runs of one flow without reading the others."""
+        out = [table.c.tag == tag, *self._range(table.c.started_at)]
+        if self.filters.flow_id is not None:
+            out.append(table.c.flow_id == self.filters.flow_id)
+        return out
+
+    def tag_index(self) -> str:
+        if self.filters.flow_id is not None:
+            return "ix_run_tags_tag_flow_started"
+        return "ix_run_tags_tag_started"
+
     def _hinted(self, query: Select[Any], index: str, table: Any = r) -> Select[Any]:
         return query.with_hint(table, f"INDEXED BY {index}", "sqlite")
 
@@ -249,15 +261,16 @@ class _Query:
         return query, self._key(r.c[self.sort]), r.c.pk
 
     def tag_walk(self, tag: str) -> tuple[Select[Any], SortKey, ColumnElement[Any]]:
-        """Read one tag's runs newest (or oldest) first from `ix_run_tags_tag_started`."""
+        """Read one tag's runs newest (or oldest) first from its index (with the flow's
+        runs only, when the list is filtered by flow)."""
         lead = rt.alias("lead")
         query: Select[Any] = (
             sa.select(*RUN_COLUMNS)
             .select_from(lead.join(r, r.c.pk == lead.c.run_pk))
-            .where(lead.c.tag == tag, *self._range(lead.c.started_at))
+            .where(*self._tag_rows(lead, tag))
             .where(*self.conditions(skip_tag=tag))
         )
-        query = self._hinted(query, "ix_run_tags_tag_started", lead)
+        query = self._hinted(query, self.tag_index(), lead)
         # On SQLite the runs are then looked up by primary key, never scanned.
         query = query.with_hint(r, "NOT INDEXED", "sqlite")
         return query, self._key(lead.c.started_at), lead.c.run_pk
@@ -269,9 +282,7 @@ class _Query:
             query = self._hinted(query, "ix_runs_started")
         elif d.kind == "tag":
             query = query.where(
-                r.c.pk.in_(
-                    sa.select(rt.c.run_pk).where(rt.c.tag == d.value, *self._range(rt.c.started_at))
-                )
+                r.c.pk.in_(sa.select(rt.c.run_pk).where(*self._tag_rows(rt, d.value)))
             ).with_hint(r, "NOT INDEXED", "sqlite")
         elif d.kind == "search" and self.sqlite:
             assert self.q is not None
@@ -304,26 +315,28 @@ def plan_runs(
     if not drivers:
         return query, Plan("walk", None, s.run_index_name(sort))
     if len(drivers) == 1 and drivers[0].serves(sort):
-        return query, _serving_plan(drivers[0], sort, {})
+        return query, _serving_plan(drivers[0], sort, {}, query.tag_index())
     counts = {d: query.count(d) for d in drivers}
     if min(counts.values()) == 0:
         return query, Plan("empty", None, None, counts, cap)
     best = min(drivers, key=lambda d: (counts[d], not d.serves(sort), RANK.index(d.kind)))
     if best.serves(sort):
-        return query, _serving_plan(best, sort, counts, cap)
+        return query, _serving_plan(best, sort, counts, query.tag_index(), cap)
     if counts[best] < cap:
         return query, Plan("collect", best, None, counts, cap)
     # Every filter matches many runs: walk the list in order (a page needs few of them).
     serving = [d for d in drivers if d.serves(sort)]
     if serving:
         lead = min(serving, key=lambda d: (counts[d], RANK.index(d.kind)))
-        return query, _serving_plan(lead, sort, counts, cap)
+        return query, _serving_plan(lead, sort, counts, query.tag_index(), cap)
     return query, Plan("walk", None, s.run_index_name(sort), counts, cap)
 
 
-def _serving_plan(d: Driver, sort: str, counts: dict[Driver, int], cap: int = CAP) -> Plan:
+def _serving_plan(
+    d: Driver, sort: str, counts: dict[Driver, int], tag_index: str, cap: int = CAP
+) -> Plan:
     if d.kind == "tag":
-        return Plan("tag", d, "ix_run_tags_tag_started", counts, cap)
+        return Plan("tag", d, tag_index, counts, cap)
     if d.kind == "range":
         return Plan("walk", d, s.run_index_name(sort), counts, cap)
     return Plan("walk", d, s.run_index_name(sort, d.kind), counts, cap)

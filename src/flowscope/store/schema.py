@@ -120,9 +120,19 @@ run_tags = Table(
     # The run's start, copied from runs: a tag's runs are then read newest first straight
     # from an index, like the list's other filters (issue 10), instead of sorting them all.
     Column("started_at", Millis, nullable=True),
+    # The run's flow, copied too: the commonest mix of filters, a flow's runs with a tag,
+    # is then one index range in order, however few runs both match (none, at worst).
+    Column("flow_id", String(255), nullable=True),
 )
 Index("ix_run_tags_run", run_tags.c.run_pk)
 Index("ix_run_tags_tag_started", run_tags.c.tag, run_tags.c.started_at, run_tags.c.run_pk)
+Index(
+    "ix_run_tags_tag_flow_started",
+    run_tags.c.tag,
+    run_tags.c.flow_id,
+    run_tags.c.started_at,
+    run_tags.c.run_pk,
+)
 
 steps = Table(
     "steps",

@@ -337,7 +337,7 @@ class RunWriter:
             ).where(s.runs.c.pk == run_pk)
         ).first()
         self.conn.execute(sa.update(s.runs).where(s.runs.c.pk == run_pk).values(values))
-        self._write_tags(run_pk, run.tags, run.system_tags, run.started_at)
+        self._write_tags(run_pk, run.flow_id, run.tags, run.system_tags, run.started_at)
         f = s.flows
         self.conn.execute(
             sa.update(f)
@@ -389,10 +389,15 @@ class RunWriter:
         self.events = []
 
     def _write_tags(
-        self, run_pk: int, tags: list[str], system_tags: list[str], started_at: int | None
+        self,
+        run_pk: int,
+        flow_id: str,
+        tags: list[str],
+        system_tags: list[str],
+        started_at: int | None,
     ) -> None:
         rt = s.run_tags
-        wanted = tag_rows(run_pk, tags, system_tags, started_at)
+        wanted = tag_rows(run_pk, flow_id, tags, system_tags, started_at)
         have = {
             row.tag: (row.is_system, row.started_at)
             for row in self.conn.execute(
@@ -407,13 +412,19 @@ class RunWriter:
 
 
 def tag_rows(
-    run_pk: int, tags: list[str], system_tags: list[str], started_at: int | None
+    run_pk: int, flow_id: str, tags: list[str], system_tags: list[str], started_at: int | None
 ) -> list[dict[str, Any]]:
     """A run's rows of `run_tags`. A tag the user set is a user tag even when it is also
     a system tag."""
     wanted = {tag: tag not in tags for tag in (*tags, *system_tags)}
     return [
-        {"run_pk": run_pk, "tag": tag, "is_system": is_system, "started_at": started_at}
+        {
+            "run_pk": run_pk,
+            "tag": tag,
+            "is_system": is_system,
+            "started_at": started_at,
+            "flow_id": flow_id,
+        }
         for tag, is_system in wanted.items()
     ]
 
