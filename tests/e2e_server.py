@@ -2,10 +2,12 @@
 
     python -m tests.e2e_server -- <command...>
 
-Makes the fixture runs (tests/fixtures_runs.py; FLOWSCOPE_FIXTURE_CACHE reuses them),
+Makes the fixture runs (tests/fixtures_runs.py; FLOWSCOPE_FIXTURE_CACHE reuses them, from
+its `e2e/` folder) and one damaged copy of a fixture run (`unreadable`: the `linear` run
+with a metadata record of its middle task cut in half, tests/corpus/local_damage.py),
 starts `flowscope serve` on a free port with a fresh index, waits until the first index
-pass is done, runs the command with FLOWSCOPE_URL (and FLOWSCOPE_FIXTURES, the fixture
-name -> pathspec map as JSON) in its environment, and stops the server. FLOWSCOPE_SYSROOT,
+pass is done, runs the command with FLOWSCOPE_URL (and FLOWSCOPE_FIXTURES, the fixture name ->
+pathspec map as JSON) in its environment, and stops the server. FLOWSCOPE_SYSROOT,
 FLOWSCOPE_PYTHON and FLOWSCOPE_FLOW_ENV let a live test start a real flow into the served
 datastore (see tests/live_flows/).
 """
@@ -22,7 +24,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.fixtures_runs import fixture_sysroot, run_fixture_flows
+from tests.corpus.local_damage import damaged_copy, truncated_json
+from tests.fixtures_runs import CACHE_ENV, run_fixture_flows
 from tests.helpers import flow_env
 
 
@@ -50,13 +53,26 @@ def _flow_env_extra(sysroot: Path) -> dict[str, str]:
     return {k: v for k, v in full.items() if os.environ.get(k) != v}
 
 
+def _served_runs(scratch: Path) -> tuple[Path, dict[str, str]]:
+    """The sysroot to serve and its runs: the fixture runs and the damaged copy. With
+    FLOWSCOPE_FIXTURE_CACHE they are made in its `e2e/` folder, a sysroot of their own: the
+    damaged run and the runs live specs start there must not reach the runs pytest reads
+    (a copy of the cache would not do: IncludeFile parameters name their files by absolute
+    path)."""
+    cache = os.environ.get(CACHE_ENV)
+    sysroot = Path(cache).resolve() / "e2e" if cache else scratch / "runs"
+    runs = run_fixture_flows(sysroot)
+    linear_id = runs["linear"].split("/")[1]
+    runs["unreadable"] = damaged_copy(sysroot / ".metaflow", f"8000{linear_id[4:]}", truncated_json)
+    return sysroot, runs
+
+
 def main(argv: list[str]) -> int:
     command = argv[argv.index("--") + 1 :] if "--" in argv else argv
     if not command:
         raise SystemExit(__doc__)
     with tempfile.TemporaryDirectory(prefix="flowscope-e2e-") as scratch:
-        sysroot = fixture_sysroot(Path(scratch) / "runs")
-        runs = run_fixture_flows(sysroot)
+        sysroot, runs = _served_runs(Path(scratch))
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(

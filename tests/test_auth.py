@@ -7,6 +7,7 @@ reaches a log. Real uvicorn servers on loopback, a real Metaflow run through /me
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import signal
@@ -220,6 +221,15 @@ def test_signing_out_clears_the_cookie(token_server: Served) -> None:
         out = browser.get("/logout", follow_redirects=False)
         assert out.status_code == 303 and out.headers["location"] == "/login"
         assert browser.get("/api/v1/runs").status_code == 401
+
+
+def test_signing_in_again_returns_to_the_page_the_app_was_on(token_server: Served) -> None:
+    # The UI sends a browser whose session ended to `login?next=` with its whole location
+    # (ui/src/api/client.ts), fragment included; signing in must land there.
+    here = "/LinearFlow/12/middle/2?attempt=1&section=logs#L40"
+    page = _get(token_server.url, "login", params={"next": here})
+    assert f'name="next" value="{html.escape(here, quote=True)}"' in page.text
+    assert _login(token_server.url, TOKEN, here).headers["location"] == here
 
 
 def test_login_never_redirects_off_the_server(token_server: Served) -> None:

@@ -197,15 +197,24 @@ CASES: list[tuple[str, Callable[[Path], None], int | None, str]] = [
 ]
 
 
+def damaged_copy(datastore: Path, run_id: str, damage: Callable[[Path], None]) -> str:
+    """Add a copy of the victim run to `datastore` as `run_id` (replacing one made before),
+    damaged; its pathspec."""
+    source = victim_run(datastore)
+    copy = source.parent / run_id
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(source, copy, symlinks=True)
+    damage(copy)
+    return f"{VICTIM_FLOW}/{run_id}"
+
+
 def build_corpus(datastore: Path) -> list[Case]:
     """Add one damaged copy of the victim run per case to `datastore`."""
     source = victim_run(datastore)
     cases = []
     for i, (name, damage, unreadable, what) in enumerate(CASES):
         run_id = f"9{i:03d}{source.name[4:]}"
-        copy = source.parent / run_id
-        shutil.copytree(source, copy, symlinks=True)
-        damage(copy)
+        damaged_copy(datastore, run_id, damage)
         cases.append(Case(name, run_id, unreadable, what))
     return cases
 

@@ -4,11 +4,13 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, test } from '@playwright/test';
+import { expect, type Page, test } from '@playwright/test';
+import { fixtureRun } from './support';
 
 // A second, token-protected `flowscope serve` over the same real runs that
 // tests/e2e_server.py made (FLOWSCOPE_SYSROOT, FLOWSCOPE_PYTHON): a browser signs in
-// through the login page, and the SPA and its event stream then work with the cookie alone.
+// through the login page, and the SPA and its event stream then work with the cookie alone;
+// once the session is gone, the app sends the browser back to sign in.
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -54,18 +56,13 @@ async function stop(server: ChildProcess, timeoutMs: number): Promise<number | n
   return result;
 }
 
-test('signing in through the login page opens the runs list and its live stream', async ({
-  page,
-  context,
-}) => {
-  test.setTimeout(180_000);
+/** Starts the token-protected server (not yet ready: see waitReady). */
+async function startServer(token: string): Promise<{ url: string; server: ChildProcess }> {
   const python = process.env.FLOWSCOPE_PYTHON;
   const sysroot = process.env.FLOWSCOPE_SYSROOT;
   if (!python || !sysroot) throw new Error('run through tests/e2e_server.py (FLOWSCOPE_SYSROOT)');
-  const token = `e2e-${randomBytes(16).toString('hex')}`;
   const port = await freePort();
   const scratch = mkdtempSync(join(tmpdir(), 'flowscope-auth-e2e-'));
-  const url = `http://127.0.0.1:${port}`;
   const server = spawn(
     python,
     [
@@ -84,6 +81,21 @@ test('signing in through the login page opens the runs list and its live stream'
       stdio: ['ignore', 'inherit', 'inherit'],
     },
   );
+  return { url: `http://127.0.0.1:${port}`, server };
+}
+
+async function signIn(page: Page, token: string) {
+  await page.getByLabel('Access token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+test('signing in through the login page opens the runs list and its live stream', async ({
+  page,
+  context,
+}) => {
+  test.setTimeout(180_000);
+  const token = `e2e-${randomBytes(16).toString('hex')}`;
+  const { url, server } = await startServer(token);
   const foreign: string[] = [];
   page.on('request', (r) => {
     const target = new URL(r.url());
@@ -98,13 +110,11 @@ test('signing in through the login page opens the runs list and its live stream'
     await expect(page.getByRole('heading', { name: 'flowscope' })).toBeVisible();
     expect((await page.request.get(`${url}/api/v1/runs`)).status()).toBe(401);
 
-    await page.getByLabel('Access token').fill('not-the-token');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, 'not-the-token');
     await expect(page.getByRole('alert')).toContainText('not right');
     expect(await context.cookies()).toEqual([]);
 
-    await page.getByLabel('Access token').fill(token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, token);
     await expect(page).toHaveURL(`${url}/?status=failed`);
     await expect(page.locator('.run-row').first()).toBeVisible();
     await expect(page.locator('.run-row:not([data-status="failed"])')).toHaveCount(0);
@@ -121,6 +131,43 @@ test('signing in through the login page opens the runs list and its live stream'
     await expect(page).toHaveURL(`${url}/login`);
     expect((await page.request.get(`${url}/api/v1/runs`)).status()).toBe(401);
     expect(foreign).toEqual([]);
+  } finally {
+    expect(await stop(server, 60_000)).toBe(0);
+  }
+});
+
+test('a session that ends while the app is open sends the user to sign in, then back to the same page', async ({
+  page,
+  context,
+}) => {
+  test.setTimeout(180_000);
+  const linear = fixtureRun('linear');
+  const runPage = `/${encodeURIComponent(linear.flow)}/${encodeURIComponent(linear.run)}`;
+  const token = `e2e-${randomBytes(16).toString('hex')}`;
+  const { url, server } = await startServer(token);
+  try {
+    await waitReady(url, server, 120_000);
+    await page.goto(`${url}${runPage}`);
+    // The header asks for the server's health every 15 s, and that request would find the
+    // lost session as well: the session ends right after one, so that the request that
+    // finds it is the one the navigation below makes.
+    const health = page.waitForResponse((r) => r.url() === `${url}/api/v1/health` && r.ok());
+    await signIn(page, token);
+    await expect(page).toHaveURL(`${url}${runPage}`);
+    await expect(page.locator('.dag-node[data-step="middle"]')).toBeVisible();
+    await health;
+
+    // As when the session expires or the server restarts with a new token: the browser's
+    // cookie no longer opens the API, while the page stays loaded.
+    await context.clearCookies();
+    await page.getByRole('tab', { name: 'Tasks' }).click();
+    const tasksPage = `${runPage}?tab=tasks`;
+    await expect(page).toHaveURL(`${url}/login?next=${encodeURIComponent(tasksPage)}`);
+
+    await signIn(page, token);
+    await expect(page).toHaveURL(`${url}${tasksPage}`);
+    await expect(page.locator('.task-row')).toHaveCount(3);
+    await expect(page.locator('.health[data-state="up"]')).toBeVisible();
   } finally {
     expect(await stop(server, 60_000)).toBe(0);
   }

@@ -145,6 +145,27 @@ test('a completed run whose task failed under @catch says so, on its page and in
   await expect(row).toHaveAttribute('data-status', 'completed');
 });
 
+test('a run with a damaged task file says how many tasks could not be read, and shows them all', async ({
+  page,
+}) => {
+  // `unreadable` is a copy of `linear` whose middle task has a metadata record cut in half
+  // (tests/e2e_server.py); the intact `linear` is the control.
+  await page.goto(runPath('linear'));
+  await expect(page.locator('.dag-node[data-step="middle"]')).toBeVisible();
+  await expect(page.locator('.unreadable-notice')).toHaveCount(0);
+
+  await page.goto(runPath('unreadable'));
+  await expect(page.locator('.unreadable-notice')).toHaveText(
+    '1 task could not be read: some of its files in the datastore are damaged or cannot be ' +
+      'opened, so it is shown from what could be read.',
+  );
+  for (const step of ['start', 'middle', 'end'])
+    await expect(page.locator(`.dag-node[data-step="${step}"]`)).toHaveClass(/status-completed/);
+
+  await page.getByRole('tab', { name: 'Tasks' }).click();
+  await expect(page.locator('.task-row .td:first-child')).toHaveText(['start', 'middle', 'end']);
+});
+
 // Last in this file, which runs last: it adds a SlowFlow run to the served runs.
 test('the runs list shows the step a running run is at', async ({ page, request }) => {
   const { FLOWSCOPE_SYSROOT, FLOWSCOPE_PYTHON, FLOWSCOPE_FLOW_ENV } = process.env;

@@ -58,6 +58,21 @@ export function apiUrl(path: string, params: Params = {}, base: string = basePat
   return `${base}api/v1${path}${buildQuery(params)}`;
 }
 
+type Place = Pick<Location, 'pathname' | 'search' | 'hash'>;
+
+/** The server's login page, which comes back to `here` once signed in (its `next`). */
+export function loginUrl(here: Place, base: string = basePath): string {
+  return `${base}login?next=${encodeURIComponent(here.pathname + here.search + here.hash)}`;
+}
+
+// A server started with --auth-token answers 401 once the browser's session has expired or
+// the token has changed (a restart with a new one): nothing works again until the user
+// signs in, so the page goes to sign in instead of showing the refusal in every panel.
+function signInAgain() {
+  if (typeof window === 'undefined') return;
+  window.location.assign(loginUrl(window.location));
+}
+
 async function getJson<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
   const response = await get(path, params, 'application/json', signal);
   return (await response.json()) as T;
@@ -82,6 +97,7 @@ async function get(
     );
   }
   if (!response.ok) {
+    if (response.status === 401) signInAgain();
     let message = `${response.status} ${response.statusText}`;
     try {
       const body: unknown = await response.json();

@@ -10,6 +10,7 @@ function setup() {
   const clock = new FakeClock();
   const sources: FakeEventSource[] = [];
   const events: LiveEvent[] = [];
+  const refusals: string[] = [];
   const streams = new LiveStreams({
     open: (url) => {
       const s = new FakeEventSource(url);
@@ -17,6 +18,7 @@ function setup() {
       return s;
     },
     onEvent: (e) => events.push(e),
+    onRefused: () => refusals.push(sources.at(-1)?.url ?? ''),
     url: (spec, last) => `${spec.kind}${last === null ? '' : `?last_event_id=${last}`}`,
     timers: clock,
     lingerMs: 5000,
@@ -26,7 +28,7 @@ function setup() {
     if (!s) throw new Error('no EventSource');
     return s;
   };
-  return { clock, sources, events, streams, last };
+  return { clock, sources, events, refusals, streams, last };
 }
 
 describe('LiveStreams', () => {
@@ -130,6 +132,19 @@ describe('LiveStreams', () => {
     last().fail(true);
     streams.wake(); // the network is back: retry now
     expect(sources).toHaveLength(4);
+  });
+
+  it('says when the server refuses a stream, not when the connection only drops', () => {
+    const { clock, refusals, streams, last } = setup();
+    streams.acquire(RUN);
+    last().open();
+    last().fail(); // the browser reconnects by itself
+    expect(refusals).toEqual([]);
+    last().fail(true); // an HTTP error (a 401 once the session is gone, say)
+    expect(refusals).toEqual(['run']);
+    clock.advance(2000); // the retry is refused too
+    last().fail(true);
+    expect(refusals).toEqual(['run', 'run']);
   });
 
   it('does not say connecting while another stream is open (a page change)', () => {

@@ -53,6 +53,11 @@ interface Stream {
 export interface LiveStreamsOptions {
   open: (url: string) => EventSourceLike;
   onEvent: (event: LiveEvent) => void;
+  /**
+   * The server answered a stream with an HTTP error. An EventSource does not say which, so
+   * this is where to ask (a 401 means the session is gone, see client.ts).
+   */
+  onRefused?: () => void;
   url?: (spec: StreamSpec, lastEventId: string | null) => string;
   timers?: Timers;
   lingerMs?: number;
@@ -202,6 +207,7 @@ export class LiveStreams {
         s.source = null;
         const wait = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (s.failures - 1));
         s.retry = this.timers.setTimeout(() => this.connect(s), wait);
+        this.options.onRefused?.();
       }
       this.changed();
     });

@@ -2,6 +2,7 @@
 import type { QueryClient } from '@tanstack/react-query';
 import { createContext, type ReactNode, useContext, useEffect, useSyncExternalStore } from 'react';
 import { Batcher } from './batcher';
+import { api } from './client';
 import { type LiveEvent, type StreamSpec, streamKey } from './events';
 import { type ConnectionState, type EventSourceLike, LiveStreams } from './live';
 import { LiveCache } from './liveCache';
@@ -20,7 +21,13 @@ export function createLive(
 ): Live {
   const cache = new LiveCache(qc);
   const batcher = new Batcher<LiveEvent>((events) => cache.apply(events));
-  const streams = new LiveStreams({ open, onEvent: (e) => batcher.push(e) });
+  const streams = new LiveStreams({
+    open,
+    onEvent: (e) => batcher.push(e),
+    // An EventSource hides why it was refused; a request through the client finds out,
+    // and a 401 (the session is gone) sends the page to sign in.
+    onRefused: () => void api.health().catch(() => undefined),
+  });
   return {
     streams,
     batcher,
