@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--dir", type=Path, default=None, help="where the run is generated")
     parser.add_argument("--workers", type=int, default=2, help="processes that generate")
+    parser.add_argument(
+        "--cold", action="store_true", help="empty the page cache before the first index (root)"
+    )
     args = parser.parse_args(argv)
 
     sysroot = args.dir or common.SCRATCH / f"bigrun-{args.tasks}"
@@ -50,22 +53,49 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="flowscope-bigrun-") as scratch:
         url = f"sqlite:///{Path(scratch) / 'index.sqlite'}"
+        cache = "cold" if args.cold and _drop_page_cache() else "warm"
+        seconds, rss_mb = _first_index(datastore, url)
+        print(
+            f"first index (`flowscope index`, page cache {cache}): {seconds:.1f} s, "
+            f"peak RSS {rss_mb:.0f} MB; target ≤ 60 s cold, ≤ 500 MB: "
+            f"{'met' if seconds <= 60 and rss_mb <= 500 else 'MISSED'}"
+        )
         store = Store(url)
         try:
-            first = LocalIndexer(store, datastore).index_once()
             again = LocalIndexer(store, datastore).index_once()
         finally:
             store.close()
         headers = ["pass", "seconds", "runs read", "tasks read", "errors"]
-        print(
-            common.table(headers, [_pass_row("first index", first), _pass_row("re-index", again)])
-        )
+        print(common.table(headers, [_pass_row("re-index (unchanged)", again)]))
         with serving(datastore, url) as base:
             rows = time_api(base, args.repeat, deep_page=min(DEEP_PAGE, -(-made.tasks // 1000)))
     print(f"\nAPI over HTTP (`flowscope serve`, SQLite), median of {args.repeat}\n")
     # The first request can pay for caches the next ones reuse: shown on its own.
     print(common.table(["request", "first", "median", "min", "max", "response"], rows))
     return 0
+
+
+def _drop_page_cache() -> bool:
+    """Empty the kernel's page cache (root only), so the first index reads from disk."""
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError:
+        print("(cannot drop the page cache here: the first index runs warm)")
+        return False
+    return True
+
+
+def _first_index(datastore: Path, url: str) -> tuple[float, float]:
+    """The first index as a user runs it, a process of its own: seconds and peak RSS."""
+    command = [sys.executable, "-m", "flowscope.cli", "index", "--root", str(datastore)]
+    started = time.monotonic()
+    process = subprocess.Popen([*command, "--db", url], stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.monotonic() - started
+    if status != 0:
+        raise RuntimeError(f"flowscope index exited with status {status}")
+    return seconds, usage.ru_maxrss / 1024  # kilobytes on Linux
 
 
 def _pass_row(label: str, stats: PassStats) -> list[Any]:
