@@ -146,47 +146,69 @@ def overview(conn: Connection, ref: RunRef) -> Overview:
 
     Read through the driver's cursor as plain tuples and turned into columns by
     transposing them (C loops): at 100,000 tasks, per-row work in Python (SQLAlchemy's
-    row processing, a loop of appends) would cost more than the query itself."""
+    row processing, a loop of appends) would cost more than the query itself. The
+    database already answers with numbers where it can (a step's position, a status
+    code, no task id where it is the numeric key), so that few objects are made a row."""
     steps = _step_names(conn, ref)
-    query = (
+    rows = _raw_rows(conn, _overview_query(ref, steps))
+    if any(row[0] == UNKNOWN_STEP for row in rows):  # a step with no row (yet)
+        present = conn.execute(
+            sa.select(t.c.step_name).where(t.c.run_pk == ref.pk).group_by(t.c.step_name)
+        )
+        steps += sorted({name for (name,) in present} - set(steps))
+        rows = _raw_rows(conn, _overview_query(ref, steps))
+    out = Overview(steps)
+    if not rows:
+        return out
+    step, status, attempt, caught, keys, ids, started, finished = zip(*rows, strict=True)
+    out.step = array("H", step)
+    out.status = array("B", status)
+    # A pending task has no attempt yet (and nothing to draw); a running one no end.
+    out.attempts = array(
+        "B", (0 if c == 0 else min(255, n + 1) for c, n in zip(status, attempt, strict=True))
+    )
+    out.caught = array("B", map(bool, caught))
+    out.task_id = array("q", keys)
+    for i, task_id in enumerate(ids):
+        if task_id is not None:
+            out.task_id[i] = -1
+            out.string_ids[i] = task_id
+    out.start = [None if c == 0 else v for c, v in zip(status, started, strict=True)]
+    out.end = [None if c < 2 else v for c, v in zip(status, finished, strict=True)]
+    return out
+
+
+UNKNOWN_STEP = 65535
+
+
+def _overview_query(ref: RunRef, steps: list[str]) -> sa.Select[Any]:
+    return (
         sa.select(
-            t.c.step_name,
-            t.c.status,
+            sa.case(
+                {name: i for i, name in enumerate(steps)}, value=t.c.step_name, else_=UNKNOWN_STEP
+            ),
+            sa.case({name: i for i, name in enumerate(STATUSES)}, value=t.c.status, else_=0),
             t.c.attempt,
             t.c.caught,
             t.c.task_key,
-            t.c.task_id,
+            # The id where it is not the key spelled in digits (a string id, or a key too
+            # big for the browser), else nothing.
+            sa.case(
+                (
+                    sa.and_(
+                        t.c.task_key < NUMERIC_IDS,
+                        t.c.task_id == sa.cast(t.c.task_key, sa.String),
+                    ),
+                    sa.null(),
+                ),
+                else_=t.c.task_id,
+            ),
             t.c.started_at,
             t.c.finished_at,
         )
         .where(t.c.run_pk == ref.pk)
         .order_by(t.c.task_key, t.c.pk)
     )
-    rows = _raw_rows(conn, query)
-    out = Overview(steps)
-    if not rows:
-        return out
-    names, statuses, attempt, caught, keys, ids, started, finished = zip(*rows, strict=True)
-    step_index = {name: i for i, name in enumerate(steps)}
-    for name in sorted(set(names) - step_index.keys()):  # a step with no row (yet)
-        step_index[name] = len(steps)
-        steps.append(name)
-    codes = {name: i for i, name in enumerate(STATUSES)}
-    out.step = array("H", map(step_index.__getitem__, names))
-    out.status = array("B", map(codes.__getitem__, statuses))
-    # A pending task has no attempt yet (and nothing to draw); a running one no end.
-    out.attempts = array(
-        "B", (0 if c == 0 else min(255, n + 1) for c, n in zip(out.status, attempt, strict=True))
-    )
-    out.caught = array("B", map(bool, caught))
-    out.task_id = array("q", keys)
-    for i, (key, task_id) in enumerate(zip(keys, ids, strict=True)):
-        if key >= NUMERIC_IDS or task_id != str(key):
-            out.task_id[i] = -1
-            out.string_ids[i] = task_id
-    out.start = [None if c == 0 else v for c, v in zip(out.status, started, strict=True)]
-    out.end = [None if c < 2 else v for c, v in zip(out.status, finished, strict=True)]
-    return out
 
 
 def _raw_rows(conn: Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
