@@ -27,6 +27,9 @@ from flowscope.store.records import (
     TaskRecord,
 )
 
+# A new run's first pass with this many tasks writes no event per task (see write_tasks).
+QUIET_FIRST_PASS_TASKS = 1000
+
 
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
@@ -140,7 +143,16 @@ class RunWriter:
                 sa.select(a.c.task_pk, a.c.attempt, a.c.status).where(a.c.task_pk.in_(chunk))
             ):
                 old_attempts.setdefault(old.task_pk, {})[old.attempt] = old.status
-        for task in changed:
+        # A run new to the index whose first pass brings thousands of tasks (a big run
+        # found finished, or first seen far along): no view can have been following tasks
+        # of a run the index did not have, so they come with its run_created alone, as in
+        # the bulk sync (store/bulk.py). At 100,000 tasks their events cost the first
+        # index more time and memory than the tasks themselves.
+        if self.created and len(changed) >= QUIET_FIRST_PASS_TASKS:
+            changed_events: Sequence[TaskRecord] = ()
+        else:
+            changed_events = changed
+        for task in changed_events:
             known = stored.get((task.step_name, task.task_id))
             item = task_record_item(task, self.flow_id, self.run_id)
             if known is None:
