@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from flowscope.store import schema as s
 from flowscope.store.items import run_record_item
 from flowscope.store.records import WholeRun
+from flowscope.store.writes import by_flow
 
 
 def insert_new_runs(conn: Connection, source_id: int, runs: Sequence[WholeRun]) -> int:
@@ -178,14 +179,14 @@ def _run_pks(
 ) -> dict[tuple[str, str], int]:
     r = s.runs
     found: dict[tuple[str, str], int] = {}
-    for i in range(0, len(keys), 500):
-        for pk, flow_id, run_id in conn.execute(
-            sa.select(r.c.pk, r.c.flow_id, r.c.run_id).where(
-                r.c.source_id == source_id,
-                sa.tuple_(r.c.flow_id, r.c.run_id).in_(keys[i : i + 500]),
+    for flow_id, run_ids in by_flow(keys):
+        for pk, run_id, owner in conn.execute(
+            sa.select(r.c.pk, r.c.run_id, r.c.source_id).where(
+                r.c.flow_id == flow_id, r.c.run_id.in_(run_ids)
             )
         ).all():
-            found[(flow_id, run_id)] = int(pk)
+            if owner == source_id:
+                found[(flow_id, run_id)] = int(pk)
     return found
 
 
@@ -205,13 +206,11 @@ def _task_pks(conn: Connection, run_pks: Sequence[int]) -> dict[tuple[int, str, 
 def _present(conn: Connection, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     r = s.runs
     found: set[tuple[str, str]] = set()
-    for i in range(0, len(keys), 500):
+    for flow_id, run_ids in by_flow(keys):
         found.update(
             (flow_id, run_id)
-            for flow_id, run_id in conn.execute(
-                sa.select(r.c.flow_id, r.c.run_id).where(
-                    sa.tuple_(r.c.flow_id, r.c.run_id).in_(keys[i : i + 500])
-                )
+            for (run_id,) in conn.execute(
+                sa.select(r.c.run_id).where(r.c.flow_id == flow_id, r.c.run_id.in_(run_ids))
             ).all()
         )
     return found

@@ -450,7 +450,7 @@ def stored_runs_of(
 ) -> dict[tuple[str, str], StoredRun]:
     r = s.runs
     found: dict[tuple[str, str], StoredRun] = {}
-    for flow_id, run_ids in _by_flow(keys):
+    for flow_id, run_ids in by_flow(keys):
         rows = conn.execute(
             _stored_select()
             .add_columns(r.c.source_id)
@@ -490,14 +490,15 @@ def _stored(rows: Iterable[Any]) -> dict[tuple[str, str], StoredRun]:
     }
 
 
-def _by_flow(keys: Sequence[tuple[str, str]], chunk: int = 500) -> Iterator[tuple[str, list[str]]]:
+def by_flow(keys: Sequence[tuple[str, str]], chunk: int = 500) -> Iterator[tuple[str, list[str]]]:
     """Run ids grouped by flow, at most `chunk` at a time (bounded IN lists). The lookups
     go by (flow, run id) alone, the unique index's key: with the source in the WHERE
-    clause, SQLite chose the (source, sealed) index and read every run of the source."""
-    by_flow: dict[str, list[str]] = {}
+    clause, SQLite chose the (source, sealed) index and read every run of the source, and
+    a list of (flow, run id) pairs it reads as a table of constants, scanning every run."""
+    grouped: dict[str, list[str]] = {}
     for flow_id, run_id in keys:
-        by_flow.setdefault(flow_id, []).append(run_id)
-    for flow_id, run_ids in by_flow.items():
+        grouped.setdefault(flow_id, []).append(run_id)
+    for flow_id, run_ids in grouped.items():
         for i in range(0, len(run_ids), chunk):
             yield flow_id, run_ids[i : i + chunk]
 
@@ -507,7 +508,7 @@ def run_tags(
 ) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
     r = s.runs
     found: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
-    for flow_id, run_ids in _by_flow(keys):
+    for flow_id, run_ids in by_flow(keys):
         rows = conn.execute(
             sa.select(r.c.source_id, r.c.flow_id, r.c.run_id, r.c.tags, r.c.system_tags).where(
                 r.c.flow_id == flow_id, r.c.run_id.in_(run_ids)
