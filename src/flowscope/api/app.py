@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import fastapi.routing
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -58,6 +59,9 @@ def create_api(ctx: AppContext) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # This app's routes, also when it is mounted under a base path (then `_app` is the
+        # outer app, whose only route is that mount).
+        _prepare_routes(api)
         await hub.start()
         try:
             yield
@@ -149,6 +153,17 @@ def create_api(ctx: AppContext) -> FastAPI:
         api.router.routes.append(Mount(METADATA_PREFIX, app=ctx.metadata_app))
     _mount_ui(api, ctx)
     return api
+
+
+def _prepare_routes(app: FastAPI) -> None:
+    """Every route made ready to answer before the first request. FastAPI 0.137 and later
+    build an included router's routes (their parameters' pydantic schemas) when a request
+    first walks past them: the first page load, matched after every API router, waited
+    half a second for all of them. Older versions build them at include time."""
+    iter_route_contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    if iter_route_contexts is not None:
+        for _ in iter_route_contexts(app.routes):
+            pass
 
 
 def _ui_page(ctx: AppContext, name: str) -> Response:
