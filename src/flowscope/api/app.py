@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -181,21 +182,33 @@ def _mount_ui(api: FastAPI, ctx: AppContext) -> None:
     ui_dir = ctx.ui_dir or UI_DIR
 
     @api.get("/{path:path}", include_in_schema=False)
-    async def ui(path: str) -> Response:
+    async def ui(request: Request, path: str) -> Response:
         if not (ui_dir / "index.html").is_file():
             return _ui_page(ctx, "index.html")
         if path.startswith("assets/"):
             asset = (ui_dir / path).resolve()
             if asset.is_file() and asset.is_relative_to(ui_dir.resolve()):
-                # Hashed names: a new build gets new names, so these never go stale.
-                return FileResponse(
-                    asset, headers={"Cache-Control": "public, max-age=31536000, immutable"}
-                )
+                return _asset(asset, request.headers.get("accept-encoding", ""))
             return FastJSON({"error": "not found"}, status_code=404)
         top = (ui_dir / path).resolve()
         if path and "/" not in path and top.is_file() and top.is_relative_to(ui_dir.resolve()):
             return FileResponse(top, headers={"Cache-Control": "no-cache"})
         return _ui_page(ctx, "index.html")
+
+
+def _asset(asset: Path, accept_encoding: str) -> Response:
+    """A file of the UI build; its gzipped copy (made by the build, ui/vite.config.ts) to
+    a client that takes gzip, so the server does not compress the same bytes per visit."""
+    # Hashed names: a new build gets new names, so these never go stale.
+    headers = {"Cache-Control": "public, max-age=31536000, immutable"}
+    packed = asset.with_name(asset.name + ".gz")
+    if "gzip" in accept_encoding and packed.is_file():
+        return FileResponse(
+            packed,
+            media_type=mimetypes.guess_type(asset.name)[0],
+            headers={**headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
+        )
+    return FileResponse(asset, headers=headers)
 
 
 def create_app(ctx: AppContext, auth: AuthSettings | None = None) -> FastAPI:
