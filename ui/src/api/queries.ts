@@ -32,9 +32,10 @@ export function useHealth() {
   });
 }
 
-export function useFlows() {
+export function useFlows(enabled = true) {
   return useQuery({
     queryKey: keys.flows(),
+    enabled,
     queryFn: async ({ signal }) => {
       // Flows are few; follow the cursor to get them all.
       const items = [];

@@ -414,6 +414,7 @@ export function RunsPage() {
           setFiltersOpen(false);
           filtersButton.current?.focus();
         }}
+        listSettled={!query.isPending}
       />
       <section className="runs-main">
         <div className="toolbar">
