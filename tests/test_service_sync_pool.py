@@ -20,16 +20,23 @@ from flowscope.service import v3_reads as v3
 from flowscope.service_mode import load_artifact
 from flowscope.store import Store
 
-# Every table a sync writes, with the columns that identify a row (events are left out:
-# they carry the moment they were written).
+# Every table a sync writes, each row named by what it is rather than by primary keys
+# (the order a run's tasks come back from the database, and so their keys, may differ).
+# Events are left out: they carry the moment they were written.
 TABLES = {
-    "runs": "flow_id, run_id",
-    "tasks": "run_pk, step_name, task_id",
-    "attempts": "task_pk, attempt",
-    "steps": "run_pk, step_name",
-    "run_tags": "run_pk, tag",
-    "flows": "flow_id",
+    "runs": "SELECT * FROM runs ORDER BY flow_id, run_id",
+    "tasks": "SELECT r.flow_id, r.run_id, t.* FROM tasks t JOIN runs r ON r.pk = t.run_pk "
+    "ORDER BY r.flow_id, r.run_id, t.step_name, t.task_id",
+    "attempts": "SELECT r.flow_id, r.run_id, t.step_name, t.task_id, a.* FROM attempts a "
+    "JOIN tasks t ON t.pk = a.task_pk JOIN runs r ON r.pk = t.run_pk "
+    "ORDER BY r.flow_id, r.run_id, t.step_name, t.task_id, a.attempt",
+    "steps": "SELECT r.flow_id, r.run_id, s.* FROM steps s JOIN runs r ON r.pk = s.run_pk "
+    "ORDER BY r.flow_id, r.run_id, s.step_name",
+    "run_tags": "SELECT r.flow_id, r.run_id, g.* FROM run_tags g JOIN runs r ON r.pk = g.run_pk "
+    "ORDER BY r.flow_id, r.run_id, g.tag",
+    "flows": "SELECT * FROM flows ORDER BY flow_id",
 }
+KEYS = {"pk", "run_pk", "task_pk", "last_run_pk"}
 
 
 def _index(path: Path, team: TeamServer, **sync: Any) -> dict[str, list[tuple[Any, ...]]]:
@@ -37,14 +44,13 @@ def _index(path: Path, team: TeamServer, **sync: Any) -> dict[str, list[tuple[An
     try:
         stats = ServiceSource(store, team.engine, "team-database", load_artifact).sync(**sync)
         assert stats.errors == 0 and stats.runs_written == stats.runs_seen >= len(team.runs)
+        found = {}
         with store.engine.connect() as conn:
-            return {
-                table: [
-                    tuple(row)
-                    for row in conn.execute(sa.text(f"SELECT * FROM {table} ORDER BY {order}"))
-                ]
-                for table, order in TABLES.items()
-            }
+            for table, query in TABLES.items():
+                result = conn.execute(sa.text(query))
+                keep = [i for i, name in enumerate(result.keys()) if name not in KEYS]
+                found[table] = [tuple(row[i] for i in keep) for row in result]
+        return found
     finally:
         store.close()
 
