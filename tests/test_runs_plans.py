@@ -185,7 +185,7 @@ def test_a_flows_runs_with_a_tag_none_of_them_has_are_known_empty_unread(archive
     every_tag = {tag for tags in by_flow.values() for tag in tags}
     flow, tag = next(
         (flow, tag)
-        for flow, tags in sorted(by_flow.items(), key=lambda item: -size[item[0]])
+        for flow, tags in sorted(by_flow.items(), key=lambda item: (-size[item[0]], item[0]))
         for tag in sorted(every_tag - tags)
         if sum(tag in r["all_tags"] for r in runs) >= 40
     )
@@ -196,8 +196,17 @@ def test_a_flows_runs_with_a_tag_none_of_them_has_are_known_empty_unread(archive
         page, cursor = page_of_runs(conn, filters, "-started_at", 30, None, 40)
     assert plan.form == "empty"
     assert (page, cursor) == ([], None)
-    # Within the flow, a tag that some of its runs have still walks the tag's rows in order.
-    shared = sorted(by_flow[flow])[0]
+    # A tag that a few of the flow's runs have leads, reading only those runs' tag rows,
+    # in order.
+    within = {
+        tag: sum(r["flow_id"] == flow and tag in r["all_tags"] for r in runs)
+        for tag in by_flow[flow]
+    }
+    shared = min((tag for tag, n in within.items() if n < 40), key=lambda tag: (within[tag], tag))
     with archive.read() as conn:
         _, plan = plan_runs(conn, RunFilters(flow_id=flow, tags=[shared]), "-started_at", cap=40)
+        page, _ = page_of_runs(
+            conn, RunFilters(flow_id=flow, tags=[shared]), "-started_at", 60, None, 40
+        )
     assert plan.form == "tag" and plan.index == "ix_run_tags_tag_flow_started"
+    assert len(page) == within[shared]
