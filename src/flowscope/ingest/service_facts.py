@@ -189,7 +189,8 @@ def _parameters(
         if artifact.name in declared:
             value = values.value(artifact)
             found[artifact.name] = "<not previewable>" if value is None else parameter_repr(value)
-    return found
+    # By name: the database returns a run's artifact rows in no set order.
+    return dict(sorted(found.items()))
 
 
 def _array(value: str) -> list[str] | None:
