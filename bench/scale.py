@@ -259,11 +259,7 @@ LAST_CPU_MS: list[float] = [0.0]
 
 def _server_cpu_s() -> float:
     """CPU seconds the server has used so far (0 when /proc cannot say)."""
-    try:
-        fields = Path(f"/proc/{SERVER['pid']}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (KeyError, OSError, ValueError, IndexError):
-        return 0.0
+    return common.process_cpu_s(SERVER["pid"]) if "pid" in SERVER else 0.0
 
 
 def _timed(

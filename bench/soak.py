@@ -39,7 +39,7 @@ import httpx
 from tests.helpers import flow_env
 from tests.sse_client import free_port
 
-from bench.common import SCRATCH, machine, table
+from bench.common import SCRATCH, machine, machine_busy_s, process_cpu_s, table
 from bench.sse_load import FLOW, RUN_KINDS, Listener, listen, rss_kb
 
 API = "/api/v1"
@@ -204,6 +204,46 @@ async def live_tasks(client: httpx.AsyncClient, base: str, live: list[tuple[str,
     del live[:-200]
 
 
+@dataclass
+class CpuShares:
+    """Where the machine's CPU went: the server (its indexer thread included), this load
+    generator with its subscribers, and everything else (the flows, the database, other
+    work on the machine). A server that falls behind while it had little of the CPU was
+    starved; one that had plenty was too slow."""
+
+    server_s: float
+    generator_s: float
+    machine_s: float
+
+    @classmethod
+    def now(cls, server_pid: int) -> CpuShares:
+        return cls(process_cpu_s(server_pid), time.process_time(), machine_busy_s())
+
+    def minus(self, earlier: CpuShares) -> CpuShares:
+        return CpuShares(
+            self.server_s - earlier.server_s,
+            self.generator_s - earlier.generator_s,
+            self.machine_s - earlier.machine_s,
+        )
+
+    def describe(self, elapsed: float) -> str:
+        rest = max(0.0, self.machine_s - self.server_s - self.generator_s)
+        cores = os.cpu_count() or 1
+
+        def share(seconds: float) -> str:
+            return f"{seconds:.0f} s ({seconds / elapsed:.2f} of a core)"
+
+        return (
+            f"CPU over the {elapsed:.0f} s ({cores} cores, {cores * elapsed:.0f} core-seconds): "
+            f"server {share(self.server_s)}, load generator {share(self.generator_s)}, "
+            f"everything else {share(rest)}, idle {share(max(0.0, cores * elapsed - self.machine_s))}"
+        )
+
+
+def niced(level: int) -> list[str]:
+    return ["nice", "-n", str(level)] if level else []
+
+
 def slope_mb_per_min(memory: list[tuple[float, int]]) -> float:
     """Least-squares slope of RSS over time, after the first fifth (warm-up)."""
     points = memory[len(memory) // 5 :]
@@ -221,7 +261,9 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
 
 
-async def soak(url: str, minutes: float, rate: float, subscribers: int, seed: int) -> int:
+async def soak(
+    url: str, minutes: float, rate: float, subscribers: int, seed: int, flows_nice: int
+) -> int:
     rng = random.Random(seed)
     results = Results()
     memory: list[tuple[float, int]] = []
@@ -265,13 +307,15 @@ async def soak(url: str, minutes: float, rate: float, subscribers: int, seed: in
                 live: list[tuple[str, ...]] = []
                 pending: set[asyncio.Task[None]] = set()
                 began = time.monotonic()
+                cpu_at_start = CpuShares.now(server.pid)
                 next_at = began
                 last_mem = last_live = -1e9
                 while time.monotonic() - began < minutes * 60:
                     now = time.monotonic()
                     if flow is None or flow.poll() is not None:
                         flow = subprocess.Popen(
-                            [sys.executable, str(FLOW), "--no-pylint", "run", "--max-workers", "4"],
+                            [*niced(flows_nice), sys.executable, str(FLOW), "--no-pylint", "run",
+                             "--max-workers", "4"],
                             cwd=root, env=flow_env(root, SLOW_FLOW_SLEEP_S="0.05", SLOW_FLOW_WIDTH="20"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                         )  # fmt: skip
@@ -294,6 +338,7 @@ async def soak(url: str, minutes: float, rate: float, subscribers: int, seed: in
                         next_at += 1 / rate
                     await asyncio.sleep(max(0.0, next_at - time.monotonic()))
                 elapsed = time.monotonic() - began
+                cpu = CpuShares.now(server.pid).minus(cpu_at_start)
                 if flow is not None:
                     flow.wait(timeout=300)
                 await asyncio.gather(*pending, return_exceptions=True)
@@ -352,6 +397,7 @@ async def soak(url: str, minutes: float, rate: float, subscribers: int, seed: in
         + ", ".join(f"{t:.0f}s={kb / 1024:.0f}" for t, kb in memory[:: max(1, len(memory) // 12)])
         + f"; trend after warm-up {slope_mb_per_min(memory):+.2f} MB/min"
     )
+    print(cpu.describe(elapsed))
     for error in results.errors[:10]:
         print("  " + error)
     return 0 if not results.errors and not lost and not reordered and not stream_errors else 1
@@ -366,11 +412,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subscribers", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--db", default=None, help="an archive index to use instead")
+    parser.add_argument(
+        "--flows-nice",
+        type=int,
+        default=0,
+        help="run the soak's flows at this nice level (0: as the server)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("USERNAME", "soak")
     url = args.db or archive_url(args.runs, args.big_run_tasks)
-    print(f"soak: {args.minutes} min, {args.rate}/s, {args.subscribers} subscribers; {machine()}")
-    code = asyncio.run(soak(url, args.minutes, args.rate, args.subscribers, args.seed))
+    print(
+        f"soak: {args.minutes} min, {args.rate}/s, {args.subscribers} subscribers, "
+        f"flows at nice {args.flows_nice}; {machine()}"
+    )
+    code = asyncio.run(
+        soak(url, args.minutes, args.rate, args.subscribers, args.seed, args.flows_nice)
+    )
     print(f"done; {machine()}")
     return code
 
