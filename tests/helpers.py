@@ -17,6 +17,15 @@ LIVE_FLOWS = Path(__file__).parent / "live_flows"
 T = TypeVar("T")
 
 
+def generated_bigrun(root: Path, params: dict[str, Any]) -> Path:
+    """The benchmark generator's big foreach run (bench/scenarios.py) under `root`, made by
+    one worker so that a seed always gives the same files; returns its datastore."""
+    from bench import generate
+
+    generate.generate(root / "sysroot", "bigrun", params, workers=1)
+    return generate.datastore_path(root / "sysroot")
+
+
 def flow_env(sysroot: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("METAFLOW_")}
     env.update(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from bench import generate
+from tests.helpers import generated_bigrun
 
 from flowscope.ingest.local_indexer import LocalIndexer
 from flowscope.store import Store, writes
@@ -31,8 +31,7 @@ def _event_kinds(datastore: Path, db: Path) -> Counter[str]:
 def test_only_a_big_first_pass_leaves_out_task_events(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    generate.generate(tmp_path / "sysroot", "bigrun", PARAMS, workers=1)
-    datastore = generate.datastore_path(tmp_path / "sysroot")
+    datastore = generated_bigrun(tmp_path, PARAMS)
     assert writes.QUIET_FIRST_PASS_TASKS > 303
     small = _event_kinds(datastore, tmp_path / "small.sqlite")
     assert small["run_created"] == 1 and small["task_created"] == 303

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from bench import generate
+from tests.helpers import generated_bigrun
 
 from flowscope.ingest import local_indexer
 from flowscope.ingest.local_indexer import LocalIndexer
@@ -43,8 +43,7 @@ def _index(datastore: Path, db: Path) -> dict[str, list[tuple[Any, ...]]]:
 def test_threads_read_what_one_reader_reads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    generate.generate(tmp_path / "sysroot", "bigrun", PARAMS, workers=1)
-    datastore = generate.datastore_path(tmp_path / "sysroot")
+    datastore = generated_bigrun(tmp_path, PARAMS)
     threaded = _index(datastore, tmp_path / "threaded.sqlite")
     monkeypatch.setattr(local_indexer, "PARALLEL_FROM_TASKS", 10**9)
     alone = _index(datastore, tmp_path / "alone.sqlite")
