@@ -15,7 +15,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
 from tests import oracle
+from tests.team_fixture import TeamServer
 
 INDEXED = re.compile(r"flowscope: indexed ([\d,]+) runs? in \d+\.\d s")
 
@@ -131,3 +134,40 @@ def test_first_index_shows_a_progress_bar_on_a_terminal(fixture_root: Path, tmp_
     before = text[: INDEXED.search(text).start()]  # type: ignore[union-attr]
     assert "indexing runs" in before
     assert "\x1b[" in before  # drawn, then cleared (transient), by rich
+
+
+SYNCED = re.compile(r"flowscope: synced ([\d,]+) runs? in \d+\.\d s")
+
+
+@pytest.mark.parametrize("team", ["sqlite"], indirect=True)
+def test_first_sync_of_a_service_database_shows_a_bar_and_its_runs(
+    team: TeamServer, tmp_path: Path
+) -> None:
+    """`flowscope serve --db <metaflow-service database>`: the first sync draws its bar on a
+    terminal and ends with a line giving the number of runs the database holds."""
+    leader, follower = pty.openpty()
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "flowscope.cli", "serve",
+            "--db", team.engine.url.render_as_string(hide_password=False),
+            "--index", f"sqlite:///{tmp_path / 'index.sqlite'}",
+            "--port", str(_free_port()),
+        ],
+        stderr=follower,
+    )  # fmt: skip
+    os.close(follower)
+    try:
+        text = _read_until(leader, SYNCED, timeout=120)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        os.close(leader)
+    match = SYNCED.search(text)
+    assert match is not None
+    with team.engine.connect() as conn:
+        runs = conn.execute(sa.text("SELECT count(*) FROM runs_v3")).scalar_one()
+    assert runs >= len(team.runs) > 0
+    assert int(match.group(1).replace(",", "")) == runs
+    before = text[: match.start()]
+    assert "syncing runs" in before
+    assert "\x1b[" in before

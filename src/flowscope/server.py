@@ -42,34 +42,42 @@ class Follower(Protocol):
 
 
 class FirstIndexReport:
-    """What the terminal shows of the first index pass: a progress bar while it runs (on
-    a terminal), then one line with how many runs it indexed and how long that took."""
+    """What the terminal shows of the first pass (the local index, or the first sync of a
+    metaflow-service database): a progress bar while it runs (on a terminal), then one
+    line with how many runs it took in and how long that took."""
 
     def __init__(self, out: IO[str]) -> None:
         self.out = out
         self.lock = threading.Lock()
         self.bar: Progress | None = None
         self.task: TaskID | None = None
-        if out.isatty():
-            self.bar = Progress(console=Console(file=out), transient=True)
-            self.task = self.bar.add_task("indexing runs", total=None)
+        self.label = "indexing runs"
 
     def progress(self, done: int, total: int) -> None:
-        if self.bar is None or self.task is None:
+        if not self.out.isatty():
             return
         with self.lock:
-            if not self.bar.live.is_started:
+            if self.bar is None or self.task is None:
+                self.bar = Progress(console=Console(file=self.out), transient=True)
+                self.task = self.bar.add_task(self.label, total=None)
                 self.bar.start()
             self.bar.update(self.task, completed=done, total=total)
 
     def done(self, stats: PassStats) -> None:
-        if self.bar is not None:
-            with self.lock:
+        self._finish("indexed", stats.runs_seen, stats.seconds, stats.errors)
+
+    def synced(self, runs: int, seconds: float) -> None:
+        self._finish("synced", runs, seconds, 0)
+
+    def _finish(self, verb: str, runs: int, seconds: float, errors: int) -> None:
+        with self.lock:
+            if self.bar is not None:
                 self.bar.stop()
-        runs = "run" if stats.runs_seen == 1 else "runs"
-        errors = f" ({stats.errors:,} could not be read: see above)" if stats.errors else ""
+                self.bar = self.task = None
+        noun = "run" if runs == 1 else "runs"
+        unread = f" ({errors:,} could not be read: see above)" if errors else ""
         print(
-            f"flowscope: indexed {stats.runs_seen:,} {runs} in {stats.seconds:.1f} s{errors}",
+            f"flowscope: {verb} {runs:,} {noun} in {seconds:.1f} s{unread}",
             file=self.out,
             flush=True,
         )
@@ -92,7 +100,7 @@ def build(
     metadata: MetadataService | None = None,
 ) -> tuple[AppContext, Follower | None]:
     if is_service_database(db_url):
-        return _build_service(db_url, index_url, base_path, metadata)
+        return _build_service(db_url, index_url, base_path, metadata, report)
     if metadata is not None:
         raise SystemExit(
             f"flowscope: --metadata-service needs a database with metaflow-service's tables; "
@@ -117,12 +125,23 @@ def build(
 
 
 def _build_service(
-    db_url: str, index_url: str | None, base_path: str, metadata: MetadataService | None
+    db_url: str,
+    index_url: str | None,
+    base_path: str,
+    metadata: MetadataService | None,
+    report: FirstIndexReport | None,
 ) -> tuple[AppContext, Follower]:
     mode = open_service(db_url, index_url)
     ctx = AppContext(store=mode.store, base_path=base_path, database=mode.location)
     ctx.register_details("service", mode.location, ServiceTaskDetails(mode.v3_engine))
-    follow = service_follower(mode, ctx.index.ready)
+    if report is not None:
+        report.label = "syncing runs"
+    follow = service_follower(
+        mode,
+        ctx.index.ready,
+        on_synced=report.synced if report else None,
+        on_progress=report.progress if report else None,
+    )
     ctx.index.sync = follow.progress
     if metadata is not None:
         from flowscope.api.metadata import create_metadata_app

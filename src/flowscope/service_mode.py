@@ -55,9 +55,12 @@ def open_service(db_url: str, index_url: str | None = None) -> ServiceMode:
 
 
 def follower(
-    mode: ServiceMode, ready: Any, on_synced: Callable[[int, float], None] | None = None
+    mode: ServiceMode,
+    ready: Any,
+    on_synced: Callable[[int, float], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> ServiceFollower:
-    return ServiceFollower(mode.source, ready, mode.store.engine, on_synced)
+    return ServiceFollower(mode.source, ready, mode.store.engine, on_synced, on_progress)
 
 
 _DATASTORES = Datastores()

@@ -54,6 +54,7 @@ class ServiceFollower:
         ready: threading.Event,
         index_engine: Engine | None = None,
         on_synced: Callable[[int, float], None] | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.source = source
         self.ready = ready
@@ -63,6 +64,7 @@ class ServiceFollower:
         # The index's engine when it is PostgreSQL (and so may be shared by replicas).
         self._lock_engine = index_engine if _is_postgres(index_engine) else None
         self._on_synced = on_synced
+        self._on_progress = on_progress
         self.thread = threading.Thread(target=self._run, name="flowscope-service", daemon=True)
 
     def start(self) -> None:
@@ -126,6 +128,8 @@ class ServiceFollower:
         if self.stop_event.is_set():
             raise _Stopped
         self.progress.update(done, total)
+        if self._on_progress is not None:
+            self._on_progress(done, total)
 
     def _wait_for_changes(self, listener: _Listener | None) -> set[tuple[str, int]]:
         runs: set[tuple[str, int]] = set()
