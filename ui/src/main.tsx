@@ -10,6 +10,7 @@ import {
   type LoaderFunctionArgs,
   Navigate,
   RouterProvider,
+  type ShouldRevalidateFunctionArgs,
   useParams,
 } from 'react-router';
 import { basePath, routerBasename } from './api/base';
@@ -89,6 +90,14 @@ function taskLoader({ params }: LoaderFunctionArgs) {
   return null;
 }
 
+// A loader serves the arrival on a page. Within the page (a tab, a filter, a selected task:
+// the query string) the page's own queries follow along; rerunning the loader there, as
+// the router would by default, asked again for a run and its steps at each tab change
+// once they were ten seconds old.
+function onArrival({ currentUrl, nextUrl }: ShouldRevalidateFunctionArgs) {
+  return currentUrl.pathname !== nextUrl.pathname;
+}
+
 // While the first page's code loads, the top bar is drawn and the page's place left empty.
 function PageLoading() {
   return null;
@@ -99,10 +108,17 @@ const router = createBrowserRouter(
     {
       element: <Layout />,
       children: [
-        { path: '/', element: <RunsPage />, loader: runsLoader, HydrateFallback: PageLoading },
+        {
+          path: '/',
+          element: <RunsPage />,
+          loader: runsLoader,
+          shouldRevalidate: onArrival,
+          HydrateFallback: PageLoading,
+        },
         {
           path: '/flows',
           loader: flowsLoader,
+          shouldRevalidate: onArrival,
           lazy: () => import('./runs/FlowsPage').then((m) => ({ Component: m.FlowsPage })),
           HydrateFallback: PageLoading,
         },
@@ -110,6 +126,7 @@ const router = createBrowserRouter(
         {
           path: '/:flow/:run',
           loader: runLoader,
+          shouldRevalidate: onArrival,
           lazy: () => import('./run/RunPage').then((m) => ({ Component: m.RunPage })),
           HydrateFallback: PageLoading,
         },
@@ -117,6 +134,7 @@ const router = createBrowserRouter(
         {
           path: '/:flow/:run/:step/:task',
           loader: taskLoader,
+          shouldRevalidate: onArrival,
           lazy: () => import('./task/TaskPage').then((m) => ({ Component: m.TaskPage })),
           HydrateFallback: PageLoading,
         },
