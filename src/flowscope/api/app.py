@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import fastapi.routing
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -58,6 +60,9 @@ def create_api(ctx: AppContext) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # This app's routes, also when it is mounted under a base path (then `_app` is the
+        # outer app, whose only route is that mount).
+        _prepare_routes(api)
         await hub.start()
         try:
             yield
@@ -151,6 +156,17 @@ def create_api(ctx: AppContext) -> FastAPI:
     return api
 
 
+def _prepare_routes(app: FastAPI) -> None:
+    """Every route made ready to answer before the first request. FastAPI 0.137 and later
+    build an included router's routes (their parameters' pydantic schemas) when a request
+    first walks past them: the first page load, matched after every API router, waited
+    half a second for all of them. Older versions build them at include time."""
+    iter_route_contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    if iter_route_contexts is not None:
+        for _ in iter_route_contexts(app.routes):
+            pass
+
+
 def _ui_page(ctx: AppContext, name: str) -> Response:
     """A page of the UI build, its <base href> set to where flowscope is served."""
     page = (ctx.ui_dir or UI_DIR) / name
@@ -166,21 +182,33 @@ def _mount_ui(api: FastAPI, ctx: AppContext) -> None:
     ui_dir = ctx.ui_dir or UI_DIR
 
     @api.get("/{path:path}", include_in_schema=False)
-    async def ui(path: str) -> Response:
+    async def ui(request: Request, path: str) -> Response:
         if not (ui_dir / "index.html").is_file():
             return _ui_page(ctx, "index.html")
         if path.startswith("assets/"):
             asset = (ui_dir / path).resolve()
             if asset.is_file() and asset.is_relative_to(ui_dir.resolve()):
-                # Hashed names: a new build gets new names, so these never go stale.
-                return FileResponse(
-                    asset, headers={"Cache-Control": "public, max-age=31536000, immutable"}
-                )
+                return _asset(asset, request.headers.get("accept-encoding", ""))
             return FastJSON({"error": "not found"}, status_code=404)
         top = (ui_dir / path).resolve()
         if path and "/" not in path and top.is_file() and top.is_relative_to(ui_dir.resolve()):
             return FileResponse(top, headers={"Cache-Control": "no-cache"})
         return _ui_page(ctx, "index.html")
+
+
+def _asset(asset: Path, accept_encoding: str) -> Response:
+    """A file of the UI build; its gzipped copy (made by the build, ui/vite.config.ts) to
+    a client that takes gzip, so the server does not compress the same bytes per visit."""
+    # Hashed names: a new build gets new names, so these never go stale.
+    headers = {"Cache-Control": "public, max-age=31536000, immutable"}
+    packed = asset.with_name(asset.name + ".gz")
+    if "gzip" in accept_encoding and packed.is_file():
+        return FileResponse(
+            packed,
+            media_type=mimetypes.guess_type(asset.name)[0],
+            headers={**headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
+        )
+    return FileResponse(asset, headers=headers)
 
 
 def create_app(ctx: AppContext, auth: AuthSettings | None = None) -> FastAPI:

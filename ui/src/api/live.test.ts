@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LiveEvent, StreamSpec } from './events';
 import { FakeClock, FakeEventSource } from './fakes';
-import { LiveStreams, OFFLINE_AFTER } from './live';
+import { LiveStreams, OFFLINE_AFTER, RESERVE_MS } from './live';
 
 const RUN: StreamSpec = { kind: 'run', flow: 'F', run: '1' };
 const ALL: StreamSpec = { kind: 'all' };
@@ -80,6 +80,54 @@ describe('LiveStreams', () => {
     streams.acquire(RUN)();
     expect(sources[0]?.closed).toBe(true);
     expect(sources[1]?.closed).toBe(false);
+  });
+
+  it('opens a reserved stream at once and hands it to the page that acquires it', () => {
+    const { clock, sources, streams } = setup();
+    streams.reserve(RUN);
+    expect(sources.map((s) => s.url)).toEqual(['run']);
+    const release = streams.acquire(RUN);
+    expect(sources).toHaveLength(1);
+    release(); // the page is left at once
+    clock.advance(5000);
+    expect(sources[0]?.closed).toBe(true); // the page took the reservation's place
+  });
+
+  it('lets a reservation no page claims go, and a newer one replace it', () => {
+    const { clock, sources, streams } = setup();
+    streams.reserve(RUN);
+    streams.reserve(ALL);
+    clock.advance(5000);
+    expect(sources[0]?.closed).toBe(true); // replaced, then lingered
+    expect(sources[1]?.closed).toBe(false);
+    clock.advance(RESERVE_MS);
+    expect(sources[1]?.closed).toBe(true);
+    expect(streams.state()).toBe('idle');
+  });
+
+  it('reserves nothing for a stream already in use, nor reconnects it', () => {
+    const { clock, sources, streams } = setup();
+    const release = streams.acquire(ALL);
+    streams.reserve(ALL); // a filter change on the page that holds it
+    release();
+    clock.advance(5000);
+    expect(sources[0]?.closed).toBe(true);
+    streams.acquire(RUN)();
+    streams.reserve(RUN); // lingering: taken back, on the same connection
+    streams.acquire(RUN);
+    expect(sources).toHaveLength(2);
+  });
+
+  it('a page change keeps the reserved stream though the old page lets its own linger', () => {
+    const { sources, streams } = setup();
+    const leave = streams.acquire(ALL);
+    streams.reserve(RUN); // the loader of the next page
+    leave(); // the old page unmounts
+    streams.acquire(RUN); // the new page mounts
+    expect(sources.map((s) => [s.url, s.closed])).toEqual([
+      ['all', false],
+      ['run', false],
+    ]);
   });
 
   it('delivers parsed events and drops malformed ones', () => {

@@ -4,7 +4,9 @@
 // header; when it gives up (an HTTP error closes the EventSource for good) this reconnects
 // with backoff and `last_event_id=` in the URL. A stream no one needs lingers a few
 // seconds (moving between pages hands over without a gap) and remembers its last event id,
-// so opening it again later resumes where it stopped rather than starting blind.
+// so opening it again later resumes where it stopped rather than starting blind. A page
+// on its way reserves its stream (its route's loader, main.tsx), so the stream opens with
+// the page's first requests, not once the page's code has loaded.
 import { realTimers, type Timers } from './batcher';
 import { apiUrl } from './client';
 import {
@@ -34,6 +36,8 @@ const LINGER_MS = 5_000;
 // its own stream and at most one that lingers.
 const MAX_LINGERING = 1;
 const MAX_BACKOFF_MS = 30_000;
+/** How long a reserved stream waits for its page (a page's code loads in well under it). */
+export const RESERVE_MS = 10_000;
 
 interface Stream {
   key: string;
@@ -84,6 +88,8 @@ export class LiveStreams {
   private readonly url: (spec: StreamSpec, lastEventId: string | null) => string;
   private readonly lingerMs: number;
   private snapshot: ConnectionState = 'idle';
+  /** The stream of the page being navigated to, held until that page acquires it. */
+  private reservation: { key: string; release: () => void; timer: unknown } | null = null;
 
   constructor(private readonly options: LiveStreamsOptions) {
     this.timers = options.timers ?? realTimers;
@@ -116,6 +122,7 @@ export class LiveStreams {
       s.linger = null;
     }
     s.refs++;
+    if (this.reservation?.key === key) this.unreserve();
     this.changed();
     const stream = s;
     let released = false;
@@ -124,6 +131,31 @@ export class LiveStreams {
       released = true;
       this.release(stream);
     };
+  }
+
+  /**
+   * Opens the stream a page is about to acquire, before its code has loaded. Data read
+   * before its stream opened is read again when the stream says hello (liveCache.ts): the
+   * page's first requests, started by its loader, would all be made twice. The page's
+   * acquire() takes the stream over; one no page claims is released after RESERVE_MS, or
+   * when another page is reserved. A stream in use already needs nothing.
+   */
+  reserve(spec: StreamSpec): void {
+    const key = streamKey(spec);
+    const s = this.streams.get(key);
+    if (this.reservation?.key === key || (s && s.refs > 0)) return;
+    const release = this.acquire(spec);
+    this.unreserve();
+    const timer = this.timers.setTimeout(() => this.unreserve(), RESERVE_MS);
+    this.reservation = { key, release, timer };
+  }
+
+  private unreserve() {
+    const r = this.reservation;
+    if (!r) return;
+    this.reservation = null;
+    this.timers.clearTimeout(r.timer);
+    r.release();
   }
 
   /** The state of the streams in use, the worst first ('idle' when none is). */
@@ -158,6 +190,8 @@ export class LiveStreams {
   }
 
   closeAll(): void {
+    if (this.reservation) this.timers.clearTimeout(this.reservation.timer);
+    this.reservation = null;
     for (const s of [...this.streams.values()]) this.close(s);
   }
 

@@ -1,6 +1,8 @@
 import {
+  infiniteQueryOptions,
   keepPreviousData,
   type QueryClient,
+  queryOptions,
   useInfiniteQuery,
   useQuery,
   useQueryClient,
@@ -30,9 +32,10 @@ export function useHealth() {
   });
 }
 
-export function useFlows() {
+export function useFlows(enabled = true) {
   return useQuery({
     queryKey: keys.flows(),
+    enabled,
     queryFn: async ({ signal }) => {
       // Flows are few; follow the cursor to get them all.
       const items = [];
@@ -47,13 +50,19 @@ export function useFlows() {
   });
 }
 
-export function useRunsInfinite(params: RunsQuery) {
-  return useInfiniteQuery({
+function runsListQuery(params: RunsQuery) {
+  return infiniteQueryOptions({
     queryKey: keys.runs(params),
     queryFn: ({ pageParam, signal }) =>
       api.runs({ ...params, cursor: pageParam, limit: RUNS_PAGE }, signal),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.next_cursor,
+  });
+}
+
+export function useRunsInfinite(params: RunsQuery) {
+  return useInfiniteQuery({
+    ...runsListQuery(params),
     placeholderData: keepPreviousData,
     // Refetching re-reads every loaded page: only a short list gets the safety refetch.
     refetchInterval: (q) => ((q.state.data?.pages.length ?? 0) <= 2 ? SAFETY_REFETCH_MS : false),
@@ -74,10 +83,16 @@ function runIsLive(run: RunDetail | undefined): boolean {
   return run?.status === 'running';
 }
 
-export function useRun(flow: string, run: string) {
-  return useQuery({
+function runQuery(flow: string, run: string) {
+  return queryOptions({
     queryKey: keys.runDetail(flow, run),
     queryFn: ({ signal }) => api.run(flow, run, signal),
+  });
+}
+
+export function useRun(flow: string, run: string) {
+  return useQuery({
+    ...runQuery(flow, run),
     refetchInterval: (q) => (runIsLive(q.state.data) ? SAFETY_REFETCH_MS : false),
   });
 }
@@ -92,18 +107,28 @@ export function useClones(flow: string, run: string, resumed: boolean) {
   });
 }
 
-export function useDag(flow: string, run: string) {
-  return useQuery({
+function dagQuery(flow: string, run: string) {
+  return queryOptions({
     queryKey: keys.dag(flow, run),
     queryFn: ({ signal }) => api.dag(flow, run, signal),
     staleTime: Number.POSITIVE_INFINITY,
   });
 }
 
-export function useSteps(flow: string, run: string, live: boolean) {
-  return useQuery({
+export function useDag(flow: string, run: string) {
+  return useQuery(dagQuery(flow, run));
+}
+
+function stepsQuery(flow: string, run: string) {
+  return queryOptions({
     queryKey: keys.steps(flow, run),
     queryFn: ({ signal }) => api.steps(flow, run, signal),
+  });
+}
+
+export function useSteps(flow: string, run: string, live: boolean) {
+  return useQuery({
+    ...stepsQuery(flow, run),
     refetchInterval: live ? SAFETY_REFETCH_MS : false,
   });
 }
@@ -172,14 +197,20 @@ function taskIsLive(task: TaskDetail | undefined): boolean {
   return task?.status === 'running' || task?.status === 'pending';
 }
 
-export function useTask(t: TaskRef | null) {
-  return useQuery({
+function taskQuery(t: TaskRef | null) {
+  return queryOptions({
     queryKey: t ? keys.taskDetail(t) : ['task', 'none'],
     queryFn: ({ signal }) => {
       if (!t) throw new Error('no task');
       return api.task(t, signal);
     },
     enabled: t !== null,
+  });
+}
+
+export function useTask(t: TaskRef | null) {
+  return useQuery({
+    ...taskQuery(t),
     refetchInterval: (q) => (taskIsLive(q.state.data) ? SAFETY_REFETCH_MS : false),
   });
 }
@@ -237,4 +268,23 @@ export function useLogSearch(t: TaskRef, stream: LogStream, attempt: number, q: 
     enabled: q.length > 0,
     staleTime: 10000,
   });
+}
+
+// A page's first requests, started by its route's loader (main.tsx): as soon as the router
+// knows where it is going, in parallel with loading the page's code, instead of after that
+// code has loaded and rendered. The page's own queries then find them under way or done.
+
+export function prefetchRunsPage(qc: QueryClient, params: RunsQuery): void {
+  void qc.prefetchInfiniteQuery(runsListQuery(params));
+}
+
+/** What the run page needs before it can draw its DAG: the run, its graph, its steps. */
+export function prefetchRunPage(qc: QueryClient, flow: string, run: string): void {
+  void qc.prefetchQuery(runQuery(flow, run));
+  void qc.prefetchQuery(dagQuery(flow, run));
+  void qc.prefetchQuery(stepsQuery(flow, run));
+}
+
+export function prefetchTaskPage(qc: QueryClient, t: TaskRef): void {
+  void qc.prefetchQuery(taskQuery(t));
 }

@@ -20,6 +20,10 @@ export function createLive(
   open: (url: string) => EventSourceLike = (url) => new EventSource(url),
 ): Live {
   const cache = new LiveCache(qc);
+  // Following the cache from the start, not from the first render: the routes' loaders
+  // (main.tsx) start requests before it, and events that arrive while a request is in
+  // flight are replayed over its response.
+  cache.attach();
   const batcher = new Batcher<LiveEvent>((events) => cache.apply(events));
   const streams = new LiveStreams({
     open,
@@ -33,12 +37,10 @@ export function createLive(
     batcher,
     cache,
     start: () => {
-      const detach = cache.attach();
       const wake = () => streams.wake();
       window.addEventListener('online', wake);
       return () => {
         window.removeEventListener('online', wake);
-        detach();
         streams.closeAll();
         batcher.dispose();
       };

@@ -26,7 +26,12 @@ export function Tabs<T extends string>({
         // The tab pattern: arrows move between tabs (and choose the one they reach).
         const step = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
         if (!step) return;
-        const i = tabs.findIndex((t) => t.id === value);
+        // From the focused tab, not from `value`: focus moves at once, while the chosen
+        // tab comes back through the URL in a router transition that React renders later.
+        // A second arrow pressed in between would otherwise start again from the tab the
+        // first one left (DAG, ArrowRight, ArrowLeft gave Tasks, not DAG).
+        const from = (e.target as HTMLElement).closest<HTMLElement>('[data-tab]')?.dataset.tab;
+        const i = tabs.findIndex((t) => t.id === (from ?? value));
         const next = tabs[(i + step + tabs.length) % tabs.length];
         if (!next) return;
         e.preventDefault();

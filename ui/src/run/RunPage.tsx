@@ -1,4 +1,4 @@
-import { lazy, Suspense, useCallback, useEffect, useMemo } from 'react';
+import { useCallback, useEffect, useMemo } from 'react';
 import { useParams, useSearchParams } from 'react-router';
 import type { StreamSpec } from '../api/events';
 import { useClones, useDag, usePrefetchTimeline, useRun, useSteps } from '../api/queries';
@@ -8,15 +8,13 @@ import { isTyping } from '../components/keys';
 import { useRunFinishedNotice } from '../components/notify';
 import { ErrorState, Loading } from '../components/States';
 import { type TabDef, Tabs } from '../components/Tabs';
+import { DagView } from '../dag/DagView';
 import { TimelineView } from '../timeline/TimelineView';
 import { ClonesNote, clonedSteps } from './ClonesNote';
 import { FailureBanner } from './FailureBanner';
 import { RunHeader } from './RunHeader';
 import { RunRecords } from './RunRecords';
 import { TasksTab } from './TasksTab';
-
-// The graph-layout library is the largest dependency: load it with the DAG tab only.
-const DagView = lazy(() => import('../dag/DagView').then((m) => ({ default: m.DagView })));
 
 type RunTab = 'dag' | 'timeline' | 'tasks';
 const TABS: TabDef<RunTab>[] = [
@@ -106,15 +104,13 @@ export function RunPage() {
               />
             ) : null}
             {tab === 'dag' ? (
-              <Suspense fallback={<Loading what="the DAG" />}>
-                <DagView
-                  dag={dag}
-                  steps={steps}
-                  failedStep={run.data.first_failure?.step_name ?? null}
-                  cloned={clonedSteps(cloneItems)}
-                  onOpenStep={(step) => setTab('tasks', { step })}
-                />
-              </Suspense>
+              <DagView
+                dag={dag}
+                steps={steps}
+                failedStep={run.data.first_failure?.step_name ?? null}
+                cloned={clonedSteps(cloneItems)}
+                onOpenStep={(step) => setTab('tasks', { step })}
+              />
             ) : tab === 'timeline' ? (
               <TimelineView flow={flow} run={runId} live={live} dag={dag.data} />
             ) : (

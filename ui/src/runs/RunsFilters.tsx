@@ -27,14 +27,20 @@ export function RunsFilters({
   reset,
   open,
   onClose,
+  listSettled,
 }: {
   filters: RunFilters;
   update: (patch: Partial<RunFilters>) => void;
   reset: () => void;
   open: boolean;
   onClose: () => void;
+  /** The runs list has its first answer. */
+  listSettled: boolean;
 }) {
-  const flows = useFlows();
+  // The flows for the Flow filter once the rows are in: every flow with its recent runs
+  // is a far costlier answer than a page of runs, and should not compete with it. Until
+  // then the filter shows all flows, or the one chosen.
+  const flows = useFlows(listSettled);
   const statusName = useId();
   const panel = useRef<HTMLElement>(null);
   const close = useRef(onClose);

@@ -357,6 +357,9 @@ export function RunsPage() {
     getScrollElement: () => scrollRef.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 12,
+    // The list's box is measured only once it is on screen; until then the window's
+    // height stands in for it, so the first render draws rows rather than none.
+    initialRect: { width: 0, height: window.innerHeight },
   });
   const items = virtualizer.getVirtualItems();
   const lastIndex = items.at(-1)?.index ?? 0;
@@ -414,6 +417,7 @@ export function RunsPage() {
           setFiltersOpen(false);
           filtersButton.current?.focus();
         }}
+        listSettled={!query.isPending}
       />
       <section className="runs-main">
         <div className="toolbar">
