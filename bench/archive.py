@@ -595,6 +595,9 @@ def generate_archive(
                     f"  rows written in {time.monotonic() - started:.0f} s; building indexes",
                     flush=True,
                 )
+        if pathspec is not None:
+            # What the indexer does when it seals a run this big (store/timeline_pack.py).
+            store.keep_timeline_packs([tuple(pathspec.split("/", 1))])  # type: ignore[list-item]
         result = ArchiveResult(
             runs=writer.run_pk,
             tasks=writer.tasks_written,

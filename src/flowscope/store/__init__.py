@@ -6,14 +6,14 @@ ingest sources; SQLite and PostgreSQL run the same queries.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from flowscope.store import bulk, reads, writes
+from flowscope.store import bulk, reads, timeline_pack, writes
 from flowscope.store import schema as s
 from flowscope.store import timeline as timelines
 from flowscope.store.database import IndexUnusable, create_engine, is_sqlite, migrate, unusable
@@ -98,12 +98,20 @@ class Store:
     @contextmanager
     def run_writer(self, source_id: int) -> Iterator[RunWriter]:
         with self.write() as conn:
-            yield RunWriter(conn, source_id)
+            writer = RunWriter(conn, source_id)
+            yield writer
+        self.keep_timeline_packs(writer.sealed_big)
 
     def insert_new_runs(self, source_id: int, runs: Sequence[WholeRun]) -> int:
         """Many runs new to the index in one transaction (see `store.bulk`)."""
         with self.write() as conn:
-            return bulk.insert_new_runs(conn, source_id, runs)
+            written = bulk.insert_new_runs(conn, source_id, runs)
+        self.keep_timeline_packs(
+            (w.run.flow_id, w.run.run_id)
+            for w in runs
+            if timeline_pack.worth_keeping(w.run.sealed, w.run.task_count)
+        )
+        return written
 
     def delete_runs(self, pks: Sequence[int]) -> None:
         with self.write() as conn:
@@ -176,6 +184,25 @@ class Store:
     ) -> list[dict[str, Any]]:
         with self.read() as conn:
             return timelines.detail(conn, ref, selectors)
+
+    def kept_timeline_pack(self, ref: RunRef, current: str) -> bytes | None:
+        """A finished big run's gzipped overview pack, if kept at version `current`."""
+        with self.read() as conn:
+            return timeline_pack.kept_pack(conn, ref, current)
+
+    def keep_timeline_packs(self, runs: Iterable[tuple[str, str]]) -> int:
+        """Pack and keep the overview of each of these runs that is sealed and big
+        (store/timeline_pack.py); how many were packed. Each is read, then written in a
+        short transaction of its own: packing takes long enough to hold up other writers."""
+        kept = 0
+        for flow_id, run_id in runs:
+            with self.read() as conn:
+                made = timeline_pack.packed_for_keeping(conn, flow_id, run_id)
+            if made is not None:
+                with self.write() as conn:
+                    timeline_pack.keep_pack(conn, *made)
+                kept += 1
+        return kept
 
     def timeline_version(self, ref: RunRef) -> str:
         with self.read() as conn:

@@ -18,7 +18,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Checked against Alembic's own view by a test; knowing it lets an
 # up-to-date database skip importing Alembic at all (a second of start-up on a busy
 # machine, most of `flowscope index` on an unchanged datastore).
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 
 
 class IndexUnusable(Exception):

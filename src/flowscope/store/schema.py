@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -205,6 +206,16 @@ events = Table(
     Column("data", Text, nullable=False),  # JSON payload
 )
 Index("ix_events_run", events.c.flow_id, events.c.run_id, events.c.id)
+
+# Derived from the tasks, like everything here: a finished big run's timeline overview,
+# packed and gzipped, made at the timeline version it was packed at (store/timeline_pack.py).
+timeline_packs = Table(
+    "timeline_packs",
+    metadata,
+    Column("run_pk", PrimaryKey, ForeignKey("runs.pk", ondelete="CASCADE"), primary_key=True),
+    Column("version", String(32), nullable=False),
+    Column("gzipped", LargeBinary, nullable=False),
+)
 
 state = Table(
     "state",

@@ -26,6 +26,7 @@ from flowscope.store.records import (
     StoredTask,
     TaskRecord,
 )
+from flowscope.store.timeline_pack import worth_keeping
 
 # A new run's first pass with this many tasks writes no event per task (see write_tasks).
 QUIET_FIRST_PASS_TASKS = 1000
@@ -46,6 +47,9 @@ class RunWriter:
         self.created = False
         # Change events, in the order they happened, written with the run (see schema.events).
         self.events: list[tuple[str, str | None, str | None, dict[str, Any]]] = []
+        # Runs this transaction sealed that are big enough to keep a timeline pack of,
+        # made once the transaction is in (Store.run_writer).
+        self.sealed_big: list[tuple[str, str]] = []
 
     def _emit(
         self, kind: str, data: dict[str, Any], step: str | None = None, task: str | None = None
@@ -310,6 +314,8 @@ class RunWriter:
             )
 
     def write_run(self, run_pk: int, run: RunRecord) -> None:
+        if worth_keeping(run.sealed, run.task_count):
+            self.sealed_big.append((run.flow_id, run.run_id))
         values: dict[str, Any] = {
             "source_id": self.source_id,
             "user": run.user,
@@ -537,6 +543,7 @@ def delete_runs(conn: Connection, pks: Sequence[int]) -> None:
         conn.execute(sa.delete(s.tasks).where(s.tasks.c.run_pk.in_(chunk)))
         conn.execute(sa.delete(s.steps).where(s.steps.c.run_pk.in_(chunk)))
         conn.execute(sa.delete(s.run_tags).where(s.run_tags.c.run_pk.in_(chunk)))
+        conn.execute(sa.delete(s.timeline_packs).where(s.timeline_packs.c.run_pk.in_(chunk)))
         conn.execute(sa.delete(s.runs).where(s.runs.c.pk.in_(chunk)))
     refresh_flows(conn, flow_ids)
 

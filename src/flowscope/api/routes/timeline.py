@@ -8,9 +8,7 @@ carries that version as its ETag, so a browser revalidating gets a 304 and no bo
 from __future__ import annotations
 
 import gzip
-import sys
 import threading
-from array import array
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Annotated
@@ -26,7 +24,8 @@ from flowscope.api.deps import Ctx, Run
 from flowscope.api.models import Timeline, TimelineDetail
 from flowscope.api.responses import FastJSON
 from flowscope.store import RunRef
-from flowscope.store.timeline import DETAIL_LIMIT, Overview, TaskSelector
+from flowscope.store.timeline import DETAIL_LIMIT, TaskSelector
+from flowscope.store.timeline_pack import GZIP_LEVEL, pack_overview
 
 router = APIRouter(tags=["runs"])
 
@@ -34,10 +33,6 @@ router = APIRouter(tags=["runs"])
 # uvicorn accepts (about 128 KB; schemathesis found a bigger one cut the connection).
 SELECTOR_PATTERN = r"^[A-Za-z0-9_.~-]+/[A-Za-z0-9_.~-]+$"
 OVERVIEW_TYPE = "application/vnd.flowscope.timeline-overview"
-MAGIC = b"FSTL"
-FORMAT = 1
-INT32_MAX = 2**31 - 1
-MISSING_I32 = -(2**31)
 
 
 @router.get(
@@ -46,9 +41,11 @@ MISSING_I32 = -(2**31)
     responses=answers(304, 404, 422),
 )
 def timeline(ctx: Ctx, ref: Run, request: Request) -> Response:
-    return _cached(
-        ctx, ref, request, "json", "application/json", lambda: orjson.dumps(ctx.store.timeline(ref))
-    )
+    def build(_version: str) -> tuple[bytes, bytes]:
+        body = orjson.dumps(ctx.store.timeline(ref))
+        return body, gzip.compress(body, compresslevel=6)
+
+    return _cached(ctx, ref, request, "json", "application/json", build)
 
 
 @router.get(
@@ -63,14 +60,15 @@ def timeline(ctx: Ctx, ref: Run, request: Request) -> Response:
     },
 )
 def timeline_overview(ctx: Ctx, ref: Run, request: Request) -> Response:
-    return _cached(
-        ctx,
-        ref,
-        request,
-        "overview",
-        OVERVIEW_TYPE,
-        lambda: pack_overview(ctx.store.timeline_overview(ref)),
-    )
+    def build(version: str) -> tuple[bytes, bytes]:
+        # A finished big run's pack was made when it was sealed (store/timeline_pack.py).
+        kept = ctx.store.kept_timeline_pack(ref, version)
+        if kept is not None:
+            return gzip.decompress(kept), kept
+        body = pack_overview(ctx.store.timeline_overview(ref))
+        return body, gzip.compress(body, compresslevel=GZIP_LEVEL)
+
+    return _cached(ctx, ref, request, "overview", OVERVIEW_TYPE, build)
 
 
 @router.get(
@@ -109,50 +107,6 @@ def _selector(value: str) -> TaskSelector:
     return TaskSelector(step, task_id=rest)
 
 
-def pack_overview(ov: Overview) -> bytes:
-    """The overview as a header (JSON) and little-endian columns, each 8-byte aligned, so
-    that the browser reads them as typed arrays without copying."""
-    n = len(ov)
-    times = [v for v in (*ov.start, *ov.end) if v is not None]
-    base = min(times) if times else 0
-    narrow_times = not times or max(times) - base < INT32_MAX
-    time_code, missing = ("i", MISSING_I32) if narrow_times else ("d", float("nan"))
-    start = array(time_code, (missing if v is None else v - base for v in ov.start))
-    end = array(time_code, (missing if v is None else v - base for v in ov.end))
-    narrow_ids = all(-1 <= v < INT32_MAX for v in ov.task_id)
-    task_id = array("i" if narrow_ids else "d", ov.task_id)
-    columns: list[tuple[str, str, array]] = [
-        ("step", "u16", ov.step),
-        ("status", "u8", ov.status),
-        ("attempts", "u8", ov.attempts),
-        ("caught", "u8", ov.caught),
-        ("task_id", "i32" if narrow_ids else "f64", task_id),
-        ("start", "i32" if narrow_times else "f64", start),
-        ("end", "i32" if narrow_times else "f64", end),
-    ]
-    header = {
-        "format": FORMAT,
-        "tasks": n,
-        "base": base,
-        "steps": ov.steps,
-        "string_ids": {str(i): v for i, v in ov.string_ids.items()},
-        "columns": [[name, kind] for name, kind, _ in columns],
-    }
-    head = orjson.dumps(header)
-    parts = [MAGIC, len(head).to_bytes(4, "little"), head]
-    size = sum(len(p) for p in parts)
-    for _, _, values in columns:
-        parts.append(b"\0" * (-size % 8))
-        size += -size % 8
-        if sys.byteorder == "big":
-            values = array(values.typecode, values)
-            values.byteswap()
-        data = values.tobytes()
-        parts.append(data)
-        size += len(data)
-    return b"".join(parts)
-
-
 # ---- one build per version of the run ----------------------------------------------
 
 
@@ -163,15 +117,16 @@ class _Cache:
         self._entries: OrderedDict[tuple[str, str], tuple[bytes, bytes]] = OrderedDict()
 
     def get(
-        self, key: tuple[str, str], build: Callable[[], bytes], level: int
+        self, key: tuple[str, str], build: Callable[[str], tuple[bytes, bytes]]
     ) -> tuple[bytes, bytes]:
+        """The body and its gzipped copy at version `key[1]`, built by `build(version)`
+        on a miss."""
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
                 return found
-        body = build()
-        made = (body, gzip.compress(body, compresslevel=level))
+        made = build(key[1])
         with self._lock:
             self._entries[key] = made
             while len(self._entries) > self.size:
@@ -188,17 +143,14 @@ def _cached(
     request: Request,
     kind: str,
     media_type: str,
-    build: Callable[[], bytes],
+    build: Callable[[str], tuple[bytes, bytes]],
 ) -> Response:
     version = ctx.store.timeline_version(ref)
     etag = f'"{kind}-{version}"'
     headers = {"ETag": etag, "Vary": "Accept-Encoding", "Cache-Control": "no-cache"}
     if etag in _etags(request.headers.get("if-none-match", "")):
         return Response(status_code=304, headers=headers)
-    # The packed overview's typed columns compress as well at level 1 as at 6 (0.67 MB for
-    # 100,000 tasks) in a quarter of the time; JSON gains from the higher level.
-    level = 6 if media_type == "application/json" else 1
-    body, packed = _cache.get((kind, version), build, level)
+    body, packed = _cache.get((kind, version), build)
     if "gzip" in request.headers.get("accept-encoding", ""):
         return Response(
             packed, media_type=media_type, headers={**headers, "Content-Encoding": "gzip"}
