@@ -330,7 +330,11 @@ def _sync_service(db_url: str, index_url: str | None) -> int:
 def _serve(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> int:
     from flowscope.api.auth import AuthSettings, tokens_from
     from flowscope.api.metadata import api_keys_from
+    from flowscope.malloc_arenas import limit_malloc_arenas
     from flowscope.server import MetadataService, serve
+
+    if "MALLOC_ARENA_MAX" not in environ:  # the user's own setting wins
+        limit_malloc_arenas()
 
     metadata = None
     keys = tuple(api_keys_from(args.metadata_api_key, environ))

@@ -33,6 +33,7 @@ from flowscope.store import Store
 log = logging.getLogger(__name__)
 STOP_THREADS_S = 10.0
 MAX_REQUEST_HEAD_BYTES = 1 << 20
+KEEP_ALIVE_S = 75
 
 
 class Follower(Protocol):
@@ -253,9 +254,14 @@ def serve(
     # A request line of up to 1 MB is parsed (h11 stops at 16 KB by default and drops the
     # connection): the longest request the OpenAPI spec allows, and a little past it, gets
     # a real answer, a 422 for the latter (issue 12, found by schemathesis).
+    # Idle kept-alive connections stay open 75 s, longer than clients and load balancers
+    # keep theirs (httpx 5 s, an AWS load balancer 60 s): a server that closes first races
+    # a request sent on the connection just then, which fails with a reset (uvicorn's 5 s
+    # default equals httpx's; the soak saw it as read errors).
     config = uvicorn.Config(
         app,
         log_level="warning",
+        timeout_keep_alive=KEEP_ALIVE_S,
         timeout_graceful_shutdown=2,
         h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
     )

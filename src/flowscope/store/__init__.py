@@ -16,7 +16,14 @@ from sqlalchemy.engine import Connection, Engine
 from flowscope.store import bulk, reads, timeline_pack, writes
 from flowscope.store import schema as s
 from flowscope.store import timeline as timelines
-from flowscope.store.database import IndexUnusable, create_engine, is_sqlite, migrate, unusable
+from flowscope.store.database import (
+    IndexUnusable,
+    create_engine,
+    is_sqlite,
+    migrate,
+    unusable,
+    write_cache,
+)
 from flowscope.store.paging import BadCursor
 from flowscope.store.reads import RunRef
 from flowscope.store.records import StoredRun, WholeRun
@@ -52,7 +59,11 @@ class Store:
     def write(self) -> Iterator[Connection]:
         try:
             with self.engine.begin() as conn:
-                yield conn
+                if self.is_sqlite:
+                    with write_cache(conn):
+                        yield conn
+                else:
+                    yield conn
         except (sa.exc.IntegrityError, sa.exc.DataError):
             raise  # about the rows being written: that run's problem, not the index's
         except sa.exc.DatabaseError as exc:

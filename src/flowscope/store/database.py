@@ -6,12 +6,14 @@ foreign keys on, and a busy timeout so a reader never fails on a checkpoint.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.compiler import SQLCompiler
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -119,13 +121,33 @@ def _fast_json_for_psycopg() -> None:
     psycopg.types.json.set_json_loads(orjson.loads)
 
 
+# SQLite's page cache, per connection. The pool holds up to 16 connections, and each
+# cache fills up to its size with whatever pages its requests read: a cache of the size
+# a bulk write wants on every one of them made the server's memory grow toward a gigabyte
+# (the operating system caches the file anyway). A write transaction has the bigger one
+# while it runs (Store.write).
+READ_CACHE_KB = 16 * 1024
+WRITE_CACHE_KB = 64 * 1024
+
+
+@contextmanager
+def write_cache(conn: Connection) -> Iterator[None]:
+    """The bigger page cache on this SQLite connection while a write runs; back to the
+    reader's size after (SQLite frees the pages beyond it)."""
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{WRITE_CACHE_KB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{READ_CACHE_KB}")
+
+
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA cache_size=-65536")  # 64 MB page cache per connection
+    cursor.execute(f"PRAGMA cache_size=-{READ_CACHE_KB}")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
