@@ -79,7 +79,9 @@ def bulk_load(engine: sa.Engine) -> Iterator[BulkWriter]:
 
 
 def _constraints(engine: sa.Engine) -> list[tuple[str, str, str, str]]:
-    """PostgreSQL keys and foreign keys of the bulk tables: (table, name, kind, definition).
+    """PostgreSQL keys and foreign keys of the bulk tables, and the foreign keys of other
+    tables that point at them (a key cannot go while one depends on it): (table, name,
+    kind, definition).
 
     COPY into a table with its keys is five times slower than into a bare one; the keys
     are added back afterwards, exactly as they were."""
@@ -89,7 +91,8 @@ def _constraints(engine: sa.Engine) -> list[tuple[str, str, str, str]]:
             sa.text(
                 "SELECT c.relname, k.conname, k.contype, pg_get_constraintdef(k.oid) "
                 "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
-                "WHERE c.oid = ANY(CAST(:tables AS regclass[])) AND k.contype IN ('p', 'u', 'f')"
+                "WHERE (c.oid = ANY(CAST(:tables AS regclass[])) AND k.contype IN ('p', 'u', 'f')) "
+                "OR (k.confrelid = ANY(CAST(:tables AS regclass[])) AND k.contype = 'f')"
             ),
             {"tables": names},
         )
