@@ -19,6 +19,10 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   reporter: [['list']],
   use: {
+    // An action, a navigation or a wait for a response that never comes fails at its own
+    // step, named, instead of running silently into the test's timeout.
+    actionTimeout: 30_000,
+    navigationTimeout: 60_000,
     baseURL: `${url.replace(/\/+$/, '')}/`,
     viewport: { width: 1440, height: 900 },
     colorScheme: 'light',
