@@ -23,22 +23,25 @@ from tests.team_fixture import TeamServer
 INDEXED = re.compile(r"flowscope: indexed ([\d,]+) runs? in \d+\.\d s")
 
 
-def _serve(root: Path, db: Path, port: int, **kwargs: object) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "flowscope.cli",
-            "serve",
-            "--root",
-            str(root),
-            "--db",
-            f"sqlite:///{db}",
-            "--port",
-            str(port),
-        ],
-        **kwargs,  # type: ignore[call-overload]
-    )
+def _serve(root: Path, db: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "flowscope.cli", "serve",
+        "--root", str(root), "--db", f"sqlite:///{db}", "--port", str(_free_port()),
+    ]  # fmt: skip
+
+
+def _stderr_until(command: list[str], pattern: re.Pattern[str], terminal: bool) -> str:
+    """What `command` writes to stderr (a pty when `terminal`, else a pipe) up to the first
+    line matching `pattern`; the process is stopped after."""
+    read, write = pty.openpty() if terminal else os.pipe()
+    server = subprocess.Popen(command, stderr=write)
+    os.close(write)
+    try:
+        return _read_until(read, pattern, timeout=120)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        os.close(read)
 
 
 def _free_port() -> int:
@@ -104,15 +107,7 @@ def test_taken_port_says_so_before_any_url(tmp_path: Path) -> None:
 def test_first_index_is_announced_with_the_number_of_runs(
     fixture_root: Path, tmp_path: Path
 ) -> None:
-    read, write = os.pipe()
-    server = _serve(fixture_root, tmp_path / "index.sqlite", _free_port(), stderr=write)
-    os.close(write)
-    try:
-        text = _read_until(read, INDEXED, timeout=120)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        os.close(read)
+    text = _stderr_until(_serve(fixture_root, tmp_path / "index.sqlite"), INDEXED, terminal=False)
     match = INDEXED.search(text)
     assert match is not None
     assert int(match.group(1).replace(",", "")) == oracle.oracle_run_count()
@@ -122,15 +117,7 @@ def test_first_index_is_announced_with_the_number_of_runs(
 
 
 def test_first_index_shows_a_progress_bar_on_a_terminal(fixture_root: Path, tmp_path: Path) -> None:
-    leader, follower = pty.openpty()
-    server = _serve(fixture_root, tmp_path / "index.sqlite", _free_port(), stderr=follower)
-    os.close(follower)
-    try:
-        text = _read_until(leader, INDEXED, timeout=120)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        os.close(leader)
+    text = _stderr_until(_serve(fixture_root, tmp_path / "index.sqlite"), INDEXED, terminal=True)
     before = text[: INDEXED.search(text).start()]  # type: ignore[union-attr]
     assert "indexing runs" in before
     assert "\x1b[" in before  # drawn, then cleared (transient), by rich
@@ -145,23 +132,13 @@ def test_first_sync_of_a_service_database_shows_a_bar_and_its_runs(
 ) -> None:
     """`flowscope serve --db <metaflow-service database>`: the first sync draws its bar on a
     terminal and ends with a line giving the number of runs the database holds."""
-    leader, follower = pty.openpty()
-    server = subprocess.Popen(
-        [
-            sys.executable, "-m", "flowscope.cli", "serve",
-            "--db", team.engine.url.render_as_string(hide_password=False),
-            "--index", f"sqlite:///{tmp_path / 'index.sqlite'}",
-            "--port", str(_free_port()),
-        ],
-        stderr=follower,
-    )  # fmt: skip
-    os.close(follower)
-    try:
-        text = _read_until(leader, SYNCED, timeout=120)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        os.close(leader)
+    command = [
+        sys.executable, "-m", "flowscope.cli", "serve",
+        "--db", team.engine.url.render_as_string(hide_password=False),
+        "--index", f"sqlite:///{tmp_path / 'index.sqlite'}",
+        "--port", str(_free_port()),
+    ]  # fmt: skip
+    text = _stderr_until(command, SYNCED, terminal=True)
     match = SYNCED.search(text)
     assert match is not None
     with team.engine.connect() as conn:

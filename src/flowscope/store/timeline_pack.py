@@ -81,10 +81,17 @@ def pack_overview(ov: Overview) -> bytes:
 
 def kept_pack(conn: Connection, ref: RunRef, current: str) -> bytes | None:
     """The kept gzipped pack of `ref`, if it was made at version `current`."""
-    row = conn.execute(sa.select(p.c.version, p.c.gzipped).where(p.c.run_pk == ref.pk)).first()
-    if row is None or row.version != current:
-        return None
-    return bytes(row.gzipped)
+    gzipped = conn.execute(
+        sa.select(p.c.gzipped).where(p.c.run_pk == ref.pk, p.c.version == current)
+    ).scalar()
+    return None if gzipped is None else bytes(gzipped)
+
+
+def _has_pack(conn: Connection, ref: RunRef, current: str) -> bool:
+    found = conn.execute(
+        sa.select(p.c.run_pk).where(p.c.run_pk == ref.pk, p.c.version == current)
+    ).first()
+    return found is not None
 
 
 def keep_pack(conn: Connection, ref: RunRef, made_at: str, gzipped: bytes) -> None:
@@ -115,7 +122,7 @@ def packed_for_keeping(
     if ref is None:
         return None
     made_at = version(conn, ref)
-    if kept_pack(conn, ref, made_at) is not None:
+    if _has_pack(conn, ref, made_at):
         return None
     body = pack_overview(overview(conn, ref))
     return ref, made_at, gzip.compress(body, compresslevel=GZIP_LEVEL)
