@@ -8,8 +8,10 @@ written, so a large archive is cut into ranges of runs, newest first, that worke
 processes read and assemble, while the syncing process writes each range's records as
 they come back, in order: the newest runs are still served first.
 
-Only reading and assembling move; what a batch's records are does not depend on where
-they were assembled (tests/test_service_sync_pool.py compares both ways).
+The workers also turn the records into the rows the index takes (`store.bulk.prepare`):
+plain tuples cost the writing process far less to receive than records. Only reading,
+assembling and preparing move; what a batch's rows are does not depend on where they were
+made (tests/test_service_sync_pool.py compares both ways).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from flowscope.ingest.service_facts import (
 )
 from flowscope.ingest.service_facts import fingerprint as rows_fingerprint
 from flowscope.service import v3_reads as v3
+from flowscope.store.bulk import NewRuns, prepare
 from flowscope.store.records import WholeRun
 
 log = logging.getLogger(__name__)
@@ -49,12 +52,14 @@ MAX_WORKERS = 4
 
 @dataclass
 class AssembledBatch:
-    """A batch of runs, newest first, each with its fingerprint and its records (None:
-    it could not be assembled; the reason was logged where it was tried)."""
+    """A batch of runs, newest first, each with its fingerprint and its position in
+    `new`, the rows of the runs that could be assembled (None: it could not be; the
+    reason was logged where it was tried)."""
 
     runs: list[v3.V3Run]
     fingerprints: list[str]
-    wholes: list[WholeRun | None]
+    positions: list[int | None]
+    new: NewRuns
     db_now_ms: int
 
 
@@ -67,10 +72,14 @@ def assemble_batch(
 ) -> AssembledBatch:
     liveness.observe(db_now_ms)
     fingerprints = [rows_fingerprint(r) for r in rows]
-    wholes = [
-        assemble_whole(r, f, values, liveness) for r, f in zip(rows, fingerprints, strict=True)
-    ]
-    return AssembledBatch(runs, fingerprints, wholes, db_now_ms)
+    wholes: list[WholeRun] = []
+    positions: list[int | None] = []
+    for r, f in zip(rows, fingerprints, strict=True):
+        whole = assemble_whole(r, f, values, liveness)
+        positions.append(None if whole is None else len(wholes))
+        if whole is not None:
+            wholes.append(whole)
+    return AssembledBatch(runs, fingerprints, positions, prepare(wholes), db_now_ms)
 
 
 def assemble_whole(

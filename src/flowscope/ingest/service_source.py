@@ -40,7 +40,7 @@ from flowscope.ingest.service_facts import (
 from flowscope.ingest.sync import Outcome, TaskChanges, ingest_run
 from flowscope.service import v3_reads as v3
 from flowscope.store import Store
-from flowscope.store.records import StoredTask, WholeRun
+from flowscope.store.records import StoredTask
 
 log = logging.getLogger(__name__)
 
@@ -153,19 +153,19 @@ class ServiceSource:
         seen: set[tuple[str, str]] = set()
         for assembled in self._batches(total, batch, workers):
             self.liveness.observe(assembled.db_now_ms)
-            new: list[WholeRun] = []
+            new: list[int] = []
             changed: list[v3.V3Run] = []
-            for run, seen_as, whole in zip(
-                assembled.runs, assembled.fingerprints, assembled.wholes, strict=True
+            for run, seen_as, at in zip(
+                assembled.runs, assembled.fingerprints, assembled.positions, strict=True
             ):
                 key = (run.flow_id, run.exposed_id)
                 seen.add(key)
                 known = stored.get(key)
                 if known is None:
-                    if whole is None:
+                    if at is None:
                         stats.errors += 1
                     else:
-                        new.append(whole)
+                        new.append(at)
                 elif not (known.sealed and known.fingerprint == seen_as):
                     changed.append(run)
             if changed:
@@ -174,11 +174,11 @@ class ServiceSource:
                 for run_rows in rows:
                     self._write(run_rows, None, stats)
             if new:
-                written = self.store.insert_new_runs(self.source_id, new)
-                stats.runs_written += written
-                stats.owned_elsewhere += len(new) - written
-                stats.tasks_read += sum(len(w.tasks) for w in new)
-                stats.changed_flows.update(w.run.flow_id for w in new)
+                written = self.store.insert_new_runs(self.source_id, assembled.new, new)
+                stats.runs_written += len(written)
+                stats.owned_elsewhere += len(new) - len(written)
+                stats.tasks_read += sum(assembled.new.task_count(at) for at in new)
+                stats.changed_flows.update(assembled.new.keys[at][0] for at in new)
             stats.runs_seen += len(assembled.runs)
             if assembled.runs:
                 self._newest_ts = max(self._newest_ts, assembled.runs[0].ts_epoch)

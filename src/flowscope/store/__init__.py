@@ -6,7 +6,7 @@ ingest sources; SQLite and PostgreSQL run the same queries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,7 +26,7 @@ from flowscope.store.database import (
 )
 from flowscope.store.paging import BadCursor
 from flowscope.store.reads import RunRef
-from flowscope.store.records import StoredRun, WholeRun
+from flowscope.store.records import StoredRun
 from flowscope.store.runs_list import RunFilters
 from flowscope.store.writes import RunWriter
 
@@ -113,15 +113,14 @@ class Store:
             yield writer
         self.keep_timeline_packs(writer.sealed_big)
 
-    def insert_new_runs(self, source_id: int, runs: Sequence[WholeRun]) -> int:
-        """Many runs new to the index in one transaction (see `store.bulk`)."""
+    def insert_new_runs(
+        self, source_id: int, new: bulk.NewRuns, only: Collection[int] | None = None
+    ) -> list[int]:
+        """Runs new to the index in one transaction (see `store.bulk`): those of `new`
+        at the positions `only` (all, if None); the positions written."""
         with self.write() as conn:
-            written = bulk.insert_new_runs(conn, source_id, runs)
-        self.keep_timeline_packs(
-            (w.run.flow_id, w.run.run_id)
-            for w in runs
-            if timeline_pack.worth_keeping(w.run.sealed, w.run.task_count)
-        )
+            written = bulk.insert_new_runs(conn, source_id, new, only)
+        self.keep_timeline_packs(new.keys[at] for at in written if new.packable[at])
         return written
 
     def delete_runs(self, pks: Sequence[int]) -> None:

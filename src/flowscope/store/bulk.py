@@ -5,13 +5,19 @@ task, which is right for a run that changes under a user's eyes and far too slow
 million runs that are new to the index. Here runs the index has never seen are inserted
 in batches of multi-row statements; only run-level events are written (`run_created`),
 since nobody can be watching a run's tasks before the run existed.
+
+The rows are built apart from the transaction that writes them (`prepare`, a
+`NewRuns`): a sync builds them in the worker processes that assembled the runs, and
+hands plain tuples to the one process that writes, which is the sync's bottleneck (a
+batch of records took that process longer to unpickle than the tuples take to insert).
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -20,110 +26,38 @@ from sqlalchemy.engine import Connection
 
 from flowscope.store import schema as s
 from flowscope.store.items import run_record_item
-from flowscope.store.records import WholeRun
+from flowscope.store.records import RunRecord, WholeRun
+from flowscope.store.timeline_pack import worth_keeping
 from flowscope.store.writes import by_flow
 
-
-def insert_new_runs(conn: Connection, source_id: int, runs: Sequence[WholeRun]) -> int:
-    """Insert the runs whose pathspec the index does not hold yet; return how many.
-
-    A run already present (from this source or another) is left alone: the caller writes
-    changed runs through the per-run writer.
-    """
-    present = _present(conn, [(w.run.flow_id, w.run.run_id) for w in runs])
-    fresh = [w for w in runs if (w.run.flow_id, w.run.run_id) not in present]
-    if not fresh:
-        return 0
-    run_rows = [_run_row(source_id, w) for w in fresh]
-    _insert_many(conn, s.runs, list(run_rows[0]), [tuple(r.values()) for r in run_rows])
-    pk_of = _run_pks(conn, source_id, [(w.run.flow_id, w.run.run_id) for w in fresh])
-    pks = [pk_of[(w.run.flow_id, w.run.run_id)] for w in fresh]
-    task_rows: list[tuple[Any, ...]] = []
-    step_rows: list[tuple[Any, ...]] = []
-    tag_rows: list[tuple[Any, ...]] = []
-    for pk, whole in zip(pks, fresh, strict=True):
-        task_rows.extend(
-            (
-                pk,
-                task.step_name,
-                task.task_id,
-                task.task_key,
-                task.status,
-                task.status_reason,
-                task.caught,
-                task.attempt,
-                task.started_at,
-                task.finished_at,
-                task.duration_ms,
-                task.foreach_label,
-                task.fingerprint,
-                task.unreadable,
-            )
-            for task in whole.tasks
-        )
-        step_rows.extend(
-            (
-                pk,
-                step.step_name,
-                step.position,
-                step.type,
-                step.status,
-                step.started_at,
-                step.finished_at,
-                step.pending,
-                step.running,
-                step.completed,
-                step.failed,
-            )
-            for step in whole.steps
-        )
-        user = set(whole.run.tags)
-        tag_rows.extend(
-            (tag, pk, tag not in user, whole.run.started_at, whole.run.flow_id)
-            for tag in user | set(whole.run.system_tags)
-        )
-    _insert_many(conn, s.tasks, TASK_COLUMNS, task_rows)
-    task_pk = _task_pks(conn, pks)
-    attempt_rows = [
-        (
-            task_pk[(pk, task.step_name, task.task_id)],
-            a.attempt,
-            a.status,
-            a.status_reason,
-            a.started_at,
-            a.finished_at,
-        )
-        for pk, whole in zip(pks, fresh, strict=True)
-        for task in whole.tasks
-        for a in task.attempts
-    ]
-    _insert_many(conn, s.attempts, ATTEMPT_COLUMNS, attempt_rows)
-    _insert_many(conn, s.steps, STEP_COLUMNS, step_rows)
-    _insert_many(
-        conn, s.run_tags, ("tag", "run_pk", "is_system", "started_at", "flow_id"), tag_rows
-    )
-    _count_flows(conn, fresh, pks)
-    now = int(time.time() * 1000)
-    _insert_many(
-        conn,
-        s.events,
-        ("ts", "kind", "flow_id", "run_id", "step_name", "task_id", "data"),
-        [
-            (
-                now,
-                "run_created",
-                w.run.flow_id,
-                w.run.run_id,
-                None,
-                None,
-                orjson.dumps(run_record_item(w.run)).decode(),
-            )
-            for w in fresh
-        ],
-    )
-    return len(fresh)
-
-
+RUN_COLUMNS = (
+    "flow_id",
+    "run_id",
+    "user",
+    "status",
+    "status_reason",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "tags",
+    "system_tags",
+    "project",
+    "branch",
+    "parameters",
+    "graph",
+    "origin_run_id",
+    "ds_type",
+    "ds_root",
+    "first_failure_step",
+    "first_failure_task",
+    "task_count",
+    "caught_count",
+    "current_steps",
+    "unreadable_tasks",
+    "last_activity_at",
+    "fingerprint",
+    "sealed",
+)
 TASK_COLUMNS = (
     "run_pk",
     "step_name",
@@ -154,6 +88,164 @@ STEP_COLUMNS = (
     "completed",
     "failed",
 )
+TAG_COLUMNS = ("run_pk", "tag", "is_system", "started_at", "flow_id")
+EVENT_COLUMNS = ("ts", "kind", "flow_id", "run_id", "step_name", "task_id", "data")
+_STARTED = RUN_COLUMNS.index("started_at")
+_TASK_COUNT = RUN_COLUMNS.index("task_count")
+
+
+@dataclass
+class NewRuns:
+    """Runs as the rows of their tables, not yet keyed. Each child row starts with the
+    position of its run (or, for attempts, of its task in `tasks`) in this batch, which
+    becomes a key when the batch is written."""
+
+    keys: list[tuple[str, str]] = field(default_factory=list)  # (flow, run id)
+    runs: list[tuple[Any, ...]] = field(default_factory=list)  # RUN_COLUMNS
+    created: list[str] = field(default_factory=list)  # each run's run_created data
+    packable: list[bool] = field(default_factory=list)  # its timeline pack is kept
+    tasks: list[tuple[Any, ...]] = field(default_factory=list)  # TASK_COLUMNS
+    attempts: list[tuple[Any, ...]] = field(default_factory=list)  # ATTEMPT_COLUMNS
+    steps: list[tuple[Any, ...]] = field(default_factory=list)  # STEP_COLUMNS
+    tags: list[tuple[Any, ...]] = field(default_factory=list)  # TAG_COLUMNS
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def task_count(self, position: int) -> int:
+        return int(self.runs[position][_TASK_COUNT] or 0)
+
+
+def prepare(wholes: Sequence[WholeRun]) -> NewRuns:
+    """The rows of these runs, in this order."""
+    new = NewRuns()
+    for at, whole in enumerate(wholes):
+        run = whole.run
+        new.keys.append((run.flow_id, run.run_id))
+        new.runs.append(_run_row(run))
+        new.created.append(orjson.dumps(run_record_item(run)).decode())
+        new.packable.append(worth_keeping(run.sealed, run.task_count))
+        for task in whole.tasks:
+            task_at = len(new.tasks)
+            new.tasks.append(
+                (
+                    at,
+                    task.step_name,
+                    task.task_id,
+                    task.task_key,
+                    task.status,
+                    task.status_reason,
+                    task.caught,
+                    task.attempt,
+                    task.started_at,
+                    task.finished_at,
+                    task.duration_ms,
+                    task.foreach_label,
+                    task.fingerprint,
+                    task.unreadable,
+                )
+            )
+            new.attempts.extend(
+                (task_at, a.attempt, a.status, a.status_reason, a.started_at, a.finished_at)
+                for a in task.attempts
+            )
+        new.steps.extend(
+            (
+                at,
+                step.step_name,
+                step.position,
+                step.type,
+                step.status,
+                step.started_at,
+                step.finished_at,
+                step.pending,
+                step.running,
+                step.completed,
+                step.failed,
+            )
+            for step in whole.steps
+        )
+        user = set(run.tags)
+        new.tags.extend(
+            (at, tag, tag not in user, run.started_at, run.flow_id)
+            for tag in user | set(run.system_tags)
+        )
+    return new
+
+
+def insert_new_runs(
+    conn: Connection, source_id: int, new: NewRuns, only: Collection[int] | None = None
+) -> list[int]:
+    """Insert the runs of `new` (those at the positions `only`, if given) whose pathspec
+    the index does not hold yet; return the positions written.
+
+    A run already present (from this source or another) is left alone: the caller writes
+    changed runs through the per-run writer.
+    """
+    wanted = range(len(new)) if only is None else sorted(only)
+    present = _present(conn, [new.keys[at] for at in wanted])
+    fresh = [at for at in wanted if new.keys[at] not in present]
+    if not fresh:
+        return []
+    now = int(time.time() * 1000)
+    # The events go first. On SQLite the transaction's first write takes the database's
+    # write lock, so the keys reserved next cannot be taken by another writer meanwhile.
+    _insert_many(
+        conn,
+        s.events,
+        EVENT_COLUMNS,
+        [(now, "run_created", *new.keys[at], None, None, new.created[at]) for at in fresh],
+    )
+    run_pk = dict(zip(fresh, _reserve_keys(conn, s.runs, len(fresh)), strict=True))
+    _insert_many(
+        conn,
+        s.runs,
+        ("pk", "source_id", *RUN_COLUMNS),
+        [(run_pk[at], source_id, *new.runs[at]) for at in fresh],
+    )
+    tasks = [(at, row) for at, row in enumerate(new.tasks) if row[0] in run_pk]
+    task_pk = dict(
+        zip((at for at, _ in tasks), _reserve_keys(conn, s.tasks, len(tasks)), strict=True)
+    )
+    _insert_many(
+        conn,
+        s.tasks,
+        ("pk", *TASK_COLUMNS),
+        [(task_pk[at], run_pk[row[0]], *row[1:]) for at, row in tasks],
+    )
+    _insert_many(conn, s.attempts, ATTEMPT_COLUMNS, _keyed(new.attempts, task_pk))
+    _insert_many(conn, s.steps, STEP_COLUMNS, _keyed(new.steps, run_pk))
+    _insert_many(conn, s.run_tags, TAG_COLUMNS, _keyed(new.tags, run_pk))
+    _count_flows(conn, [(new.keys[at][0], new.runs[at][_STARTED], run_pk[at]) for at in fresh])
+    return fresh
+
+
+def _keyed(rows: list[tuple[Any, ...]], pk_of: dict[int, int]) -> list[tuple[Any, ...]]:
+    """Rows whose leading position is replaced by the key it was given; rows of runs or
+    tasks not written are left out."""
+    return [(pk_of[row[0]], *row[1:]) for row in rows if row[0] in pk_of]
+
+
+def _reserve_keys(conn: Connection, table: sa.Table, count: int) -> list[int]:
+    """`count` unused primary keys of `table`, given to rows inserted in this
+    transaction (reading inserted rows back to learn their keys cost more than writing
+    them)."""
+    if count == 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        return list(
+            conn.execute(
+                sa.text(
+                    f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'pk')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": count},
+            ).scalars()
+        )
+    # What SQLite would give (the largest key plus one); this transaction holds the
+    # write lock (see insert_new_runs), so no other writer takes these before it commits.
+    top = conn.execute(sa.select(sa.func.max(table.c.pk))).scalar() or 0
+    return list(range(top + 1, top + 1 + count))
 
 
 def _insert_many(
@@ -174,35 +266,6 @@ def _insert_many(
     conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', list(rows))
 
 
-def _run_pks(
-    conn: Connection, source_id: int, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], int]:
-    r = s.runs
-    found: dict[tuple[str, str], int] = {}
-    for flow_id, run_ids in by_flow(keys):
-        for pk, run_id, owner in conn.execute(
-            sa.select(r.c.pk, r.c.run_id, r.c.source_id).where(
-                r.c.flow_id == flow_id, r.c.run_id.in_(run_ids)
-            )
-        ).all():
-            if owner == source_id:
-                found[(flow_id, run_id)] = int(pk)
-    return found
-
-
-def _task_pks(conn: Connection, run_pks: Sequence[int]) -> dict[tuple[int, str, str], int]:
-    t = s.tasks
-    found: dict[tuple[int, str, str], int] = {}
-    for i in range(0, len(run_pks), 500):
-        for pk, run_pk, step_name, task_id in conn.execute(
-            sa.select(t.c.pk, t.c.run_pk, t.c.step_name, t.c.task_id).where(
-                t.c.run_pk.in_(run_pks[i : i + 500])
-            )
-        ).all():
-            found[(run_pk, step_name, task_id)] = pk
-    return found
-
-
 def _present(conn: Connection, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     r = s.runs
     found: set[tuple[str, str]] = set()
@@ -216,45 +279,45 @@ def _present(conn: Connection, keys: Sequence[tuple[str, str]]) -> set[tuple[str
     return found
 
 
-def _run_row(source_id: int, whole: WholeRun) -> dict[str, Any]:
-    run = whole.run
-    return {
-        "source_id": source_id,
-        "flow_id": run.flow_id,
-        "run_id": run.run_id,
-        "user": run.user,
-        "status": run.status,
-        "status_reason": run.status_reason,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "duration_ms": run.duration_ms,
-        "tags": orjson.dumps(run.tags).decode(),
-        "system_tags": orjson.dumps(run.system_tags).decode(),
-        "project": run.project,
-        "branch": run.branch,
-        "parameters": orjson.dumps(run.parameters).decode() if run.parameters is not None else None,
-        "graph": orjson.dumps(run.graph).decode() if run.graph is not None else None,
-        "origin_run_id": run.origin_run_id,
-        "ds_type": run.ds_type,
-        "ds_root": run.ds_root,
-        "first_failure_step": run.first_failure_step,
-        "first_failure_task": run.first_failure_task,
-        "task_count": run.task_count,
-        "caught_count": run.caught_count,
-        "current_steps": orjson.dumps(run.current_steps).decode(),
-        "unreadable_tasks": run.unreadable_tasks,
-        "last_activity_at": run.last_activity_at,
-        "fingerprint": run.fingerprint,
-        "sealed": run.sealed,
-    }
+def _run_row(run: RunRecord) -> tuple[Any, ...]:
+    """A run's row in RUN_COLUMNS order."""
+    return (
+        run.flow_id,
+        run.run_id,
+        run.user,
+        run.status,
+        run.status_reason,
+        run.started_at,
+        run.finished_at,
+        run.duration_ms,
+        orjson.dumps(run.tags).decode(),
+        orjson.dumps(run.system_tags).decode(),
+        run.project,
+        run.branch,
+        orjson.dumps(run.parameters).decode() if run.parameters is not None else None,
+        orjson.dumps(run.graph).decode() if run.graph is not None else None,
+        run.origin_run_id,
+        run.ds_type,
+        run.ds_root,
+        run.first_failure_step,
+        run.first_failure_task,
+        run.task_count,
+        run.caught_count,
+        orjson.dumps(run.current_steps).decode(),
+        run.unreadable_tasks,
+        run.last_activity_at,
+        run.fingerprint,
+        run.sealed,
+    )
 
 
-def _count_flows(conn: Connection, fresh: Sequence[WholeRun], pks: Sequence[int]) -> None:
-    """Each flow's run count and newest run move with its runs, in the same transaction."""
+def _count_flows(conn: Connection, written: Sequence[tuple[str, int | None, int]]) -> None:
+    """Each flow's run count and newest run move with its runs, in the same transaction.
+    `written`: (flow, start, key) of each run inserted."""
     f = s.flows
     per_flow: dict[str, list[tuple[int | None, int]]] = defaultdict(list)
-    for whole, pk in zip(fresh, pks, strict=True):
-        per_flow[whole.run.flow_id].append((whole.run.started_at, pk))
+    for flow_id, started_at, pk in written:
+        per_flow[flow_id].append((started_at, pk))
     for flow_id, started in per_flow.items():
         newest_at, newest_pk = max(started, key=lambda x: (x[0] or 0, x[1]))
         known = conn.execute(
