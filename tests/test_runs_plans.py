@@ -172,6 +172,44 @@ def test_a_new_run_is_searchable_at_once(archive: Store, tmp_path: Path) -> None
     assert items == []
 
 
+def test_runs_written_in_bulk_are_searchable_and_the_trigger_survives(archive: Store) -> None:
+    """The first sync's bulk insert fills the search index in one statement, with the
+    per-run trigger dropped inside its transaction (store/search.py filled_after): its
+    runs are found, and afterwards, even after a bulk insert that failed, the trigger is
+    there again for every other writer."""
+    from flowscope.store.bulk import prepare
+    from flowscope.store.records import RunRecord, WholeRun
+
+    def whole(run_id: str) -> WholeRun:
+        return WholeRun(
+            RunRecord("SearchFlow", run_id, "ann", "completed", None, 1, 2, ["a"], []), [], []
+        )
+
+    source = archive.source_id("test", "bulk-search")
+    written = archive.insert_new_runs(source, prepare([whole("zq-bulk-81"), whole("zq-bulk-82")]))
+    assert written == [0, 1]
+    twice = prepare([whole("zq-bulk-83"), whole("zq-bulk-83")])  # one run id twice: refused
+    with pytest.raises(sa.exc.IntegrityError):
+        archive.insert_new_runs(source, twice)
+    with archive.run_writer(source) as writer:
+        pk = writer.claim_run("SearchFlow", "zq-bulk-84", 1)
+        assert pk is not None
+        writer.write_run(pk, whole("zq-bulk-84").run)
+    try:
+        items, _ = archive.list_runs(RunFilters(q="q-bulk-8"), "-started_at", 10, None)
+        assert sorted(i["run_id"] for i in items) == ["zq-bulk-81", "zq-bulk-82", "zq-bulk-84"]
+    finally:
+        with archive.read() as conn:
+            pks = (
+                conn.execute(sa.select(s.runs.c.pk).where(s.runs.c.run_id.like("zq-bulk-%")))
+                .scalars()
+                .all()
+            )
+        archive.delete_runs(list(pks))
+    items, _ = archive.list_runs(RunFilters(q="q-bulk-8"), "-started_at", 10, None)
+    assert items == []
+
+
 def test_a_flows_runs_with_a_tag_none_of_them_has_are_known_empty_unread(archive: Store) -> None:
     """A flow and a tag that each match many runs but no run together: the tag's rows carry
     their run's flow, so counting the tag within the flow finds none and no run is read

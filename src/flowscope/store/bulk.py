@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowscope.store import schema as s
+from flowscope.store import search
 from flowscope.store.items import run_record_item
 from flowscope.store.records import RunRecord, WholeRun
 from flowscope.store.timeline_pack import worth_keeping
@@ -196,13 +197,15 @@ def insert_new_runs(
         EVENT_COLUMNS,
         [(now, "run_created", *new.keys[at], None, None, new.created[at]) for at in fresh],
     )
-    run_pk = dict(zip(fresh, _reserve_keys(conn, s.runs, len(fresh)), strict=True))
-    _insert_many(
-        conn,
-        s.runs,
-        ("pk", "source_id", *RUN_COLUMNS),
-        [(run_pk[at], source_id, *new.runs[at]) for at in fresh],
-    )
+    keys = _reserve_keys(conn, s.runs, len(fresh))
+    run_pk = dict(zip(fresh, keys, strict=True))
+    with search.filled_after(conn, min(keys), max(keys)):
+        _insert_many(
+            conn,
+            s.runs,
+            ("pk", "source_id", *RUN_COLUMNS),
+            [(run_pk[at], source_id, *new.runs[at]) for at in fresh],
+        )
     tasks = [(at, row) for at, row in enumerate(new.tasks) if row[0] in run_pk]
     task_pk = dict(
         zip((at for at, _ in tasks), _reserve_keys(conn, s.tasks, len(tasks)), strict=True)
@@ -257,10 +260,17 @@ def _insert_many(
         return
     names = ", ".join(f'"{c}"' for c in columns)
     if conn.dialect.name == "postgresql":
+        statement = f'COPY "{table.name}" ({names}) FROM STDIN'
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row(row)
+        driver_error = conn.dialect.loaded_dbapi.Error
+        try:
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except driver_error as exc:
+            # As SQLAlchemy would have raised it (an IntegrityError for a duplicate run),
+            # so that callers see one kind of error from both databases.
+            raise sa.exc.DBAPIError.instance(statement, None, exc, driver_error) from exc
         return
     marks = ", ".join("?" for _ in columns)
     conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', list(rows))

@@ -14,6 +14,8 @@ the schema comparison by `is_search_object`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -24,8 +26,9 @@ FTS_TABLE = "runs_fts"
 TRIGRAM_INDEX = "ix_runs_run_id_trgm"
 MIN_QUERY = 3  # a trigram index finds substrings of three characters or more
 
+INSERT_TRIGGER = "runs_fts_insert"
 SQLITE_TRIGGERS = {
-    "runs_fts_insert": f"""CREATE TRIGGER runs_fts_insert AFTER INSERT ON runs BEGIN
+    INSERT_TRIGGER: f"""CREATE TRIGGER runs_fts_insert AFTER INSERT ON runs BEGIN
         INSERT INTO {FTS_TABLE}(rowid, run_id) VALUES (new.pk, new.run_id); END""",
     "runs_fts_delete": f"""CREATE TRIGGER runs_fts_delete AFTER DELETE ON runs BEGIN
         INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, run_id) VALUES ('delete', old.pk, old.run_id);
@@ -73,6 +76,28 @@ def create_triggers(conn: Connection) -> None:
     for name, ddl in SQLITE_TRIGGERS.items():
         conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
         conn.exec_driver_sql(ddl)
+
+
+@contextmanager
+def filled_after(conn: Connection, first_pk: int, last_pk: int) -> Iterator[None]:
+    """Runs with keys `first_pk`..`last_pk`, inserted inside the block, are added to the
+    search index in one statement when it ends rather than by the trigger row by row
+    (on SQLite: a run's trigger cost about 20 times its share of one statement).
+
+    For the caller's transaction only, which must already hold SQLite's write lock: the
+    trigger is dropped and made again inside it, so no other connection ever sees the
+    schema without it, and a rollback puts it back."""
+    if conn.dialect.name != "sqlite":
+        yield  # PostgreSQL's trigram index is an index: nothing to fill
+        return
+    conn.exec_driver_sql(f"DROP TRIGGER {INSERT_TRIGGER}")
+    yield
+    conn.exec_driver_sql(
+        f"INSERT INTO {FTS_TABLE}(rowid, run_id) SELECT pk, run_id FROM runs "
+        "WHERE pk BETWEEN ? AND ?",
+        (first_pk, last_pk),
+    )
+    conn.exec_driver_sql(SQLITE_TRIGGERS[INSERT_TRIGGER])
 
 
 def drop_triggers(conn: Connection) -> None:
