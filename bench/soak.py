@@ -7,8 +7,12 @@ mixed API traffic and hundreds of event subscribers, while real flows run.
 The archive is bench/archive.py's (`python -m bench.generate --db URL archive`), made once
 into `$FLOWSCOPE_BENCH_DIR/soak-archive-<runs>.sqlite` and reused (the soak's own flows are
 added to it, under their own source). Over loopback:
-- `--rate` API requests a second (default 50), open loop (sent on schedule, whether or not
-  earlier ones returned), spread over the runs list (filters, tags, orders, search), the
+- `--rate` API requests a second (default 50), open loop (each due on schedule, whether
+  or not earlier ones returned) over at most `--max-connections` (default 32) connections:
+  a request that finds them all busy waits for one, and its latency counts from when it
+  was due, so a server that falls behind shows as latency rather than as a client opening
+  ever more connections (at 1,747 waiting connections, the client itself was the
+  bottleneck). Requests are spread over the runs list (filters, tags, orders, search), the
   flows list, a run and its steps, DAG, tasks and timeline, a task, the big run's task
   pages, a live run's logs, and /health;
 - `--subscribers` (default 200) clients of `/api/v1/events`;
@@ -176,8 +180,10 @@ async def one_request(
     path: str,
     params: dict[str, Any],
     results: Results,
+    due: float,
 ) -> None:
-    started = time.perf_counter()
+    """One request, timed from `due` (perf_counter), when the schedule sent it."""
+    started = due
     try:
         response = await client.get(base + path, params=params)
     except httpx.HTTPError as exc:
@@ -262,7 +268,13 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def soak(
-    url: str, minutes: float, rate: float, subscribers: int, seed: int, flows_nice: int
+    url: str,
+    minutes: float,
+    rate: float,
+    subscribers: int,
+    seed: int,
+    flows_nice: int,
+    max_connections: int = 32,
 ) -> int:
     rng = random.Random(seed)
     results = Results()
@@ -281,9 +293,15 @@ async def soak(
         stop = asyncio.Event()
         flow: subprocess.Popen[bytes] | None = None
         try:
-            async with httpx.AsyncClient(
-                timeout=httpx.Timeout(30, read=None), limits=httpx.Limits(max_connections=None)
-            ) as client:
+            async with (
+                httpx.AsyncClient(
+                    timeout=httpx.Timeout(30, read=None), limits=httpx.Limits(max_connections=None)
+                ) as client,
+                httpx.AsyncClient(
+                    timeout=httpx.Timeout(30, read=None, pool=None),
+                    limits=httpx.Limits(max_connections=max_connections),
+                ) as requests,
+            ):
                 deadline = time.monotonic() + 300
                 while True:
                     try:
@@ -331,7 +349,9 @@ async def soak(
                     while next_at <= now:
                         label, path, params = pick_request(rng, sample, live)
                         task = asyncio.create_task(
-                            one_request(client, base, label, path, params, results)
+                            one_request(
+                                requests, base, label, path, params, results, time.perf_counter()
+                            )
                         )
                         pending.add(task)
                         task.add_done_callback(pending.discard)
@@ -411,6 +431,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=50, help="API requests a second")
     parser.add_argument("--subscribers", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=32,
+        help="connections the API requests share (not the subscribers')",
+    )
     parser.add_argument("--db", default=None, help="an archive index to use instead")
     parser.add_argument(
         "--flows-nice",
@@ -423,10 +449,19 @@ def main(argv: list[str] | None = None) -> int:
     url = args.db or archive_url(args.runs, args.big_run_tasks)
     print(
         f"soak: {args.minutes} min, {args.rate}/s, {args.subscribers} subscribers, "
-        f"flows at nice {args.flows_nice}; {machine()}"
+        f"flows at nice {args.flows_nice}, requests over at most {args.max_connections} "
+        f"connections; {machine()}"
     )
     code = asyncio.run(
-        soak(url, args.minutes, args.rate, args.subscribers, args.seed, args.flows_nice)
+        soak(
+            url,
+            args.minutes,
+            args.rate,
+            args.subscribers,
+            args.seed,
+            args.flows_nice,
+            args.max_connections,
+        )
     )
     print(f"done; {machine()}")
     return code

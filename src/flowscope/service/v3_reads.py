@@ -232,7 +232,7 @@ def runs_by_key(conn: Connection, keys: Iterable[RunKey]) -> list[V3Run]:
     for chunk in _chunks(sorted(set(keys))):
         found.extend(
             _run(row)
-            for row in conn.execute(sa.select(*_run_columns()).where(_run_in(runs_v3, chunk)))
+            for row in conn.execute(sa.select(*_run_columns()).where(_run_in(conn, runs_v3, chunk)))
         )
     return found
 
@@ -306,7 +306,8 @@ def tasks_of(conn: Connection, keys: Iterable[RunKey]) -> list[V3Task]:
     found: list[V3Task] = []
     for chunk in _chunks(sorted(set(keys))):
         found.extend(
-            _task(row) for row in conn.execute(sa.select(*_task_columns()).where(_run_in(t, chunk)))
+            _task(row)
+            for row in conn.execute(sa.select(*_task_columns()).where(_run_in(conn, t, chunk)))
         )
     return found
 
@@ -416,7 +417,7 @@ def attempts_of(
                 sa.func.max(m.c.id),
                 sa.func.max(m.c.ts_epoch),
             )
-            .where(_run_in(m, chunk), m.c.field_name.in_(ATTEMPT_FIELDS))
+            .where(_run_in(conn, m, chunk), m.c.field_name.in_(ATTEMPT_FIELDS))
             .group_by(m.c.flow_id, m.c.run_number, m.c.step_name, m.c.task_id, attempt)
         )
         if wanted_tasks is not None:
@@ -451,7 +452,7 @@ def origins_of(conn: Connection, keys: Iterable[RunKey]) -> dict[RunKey, V3Origi
                 m.c.flow_id, m.c.run_number, of("origin-run-id"), of("ds-type"), of("ds-root")
             )
             .where(
-                _run_in(m, chunk),
+                _run_in(conn, m, chunk),
                 m.c.field_name.in_(("origin-run-id", "ds-type", "ds-root")),
                 m.c.step_name != "_parameters",
             )
@@ -546,7 +547,7 @@ def status_artifacts_of(
             a.c.location,
             a.c.content_type,
         ).where(
-            _run_in(a, chunk),
+            _run_in(conn, a, chunk),
             # The `_parameters` task's artifacts hold the run's parameter values.
             sa.or_(a.c.name.in_(STATUS_ARTIFACTS), a.c.step_name == "_parameters"),
         )
@@ -661,7 +662,7 @@ def tags_of(conn: Connection, keys: Iterable[RunKey]) -> dict[RunKey, tuple[list
     for chunk in _chunks(sorted(set(keys))):
         for row in conn.execute(
             sa.select(r.c.flow_id, r.c.run_number, r.c.tags, r.c.system_tags).where(
-                _run_in(r, chunk)
+                _run_in(conn, r, chunk)
             )
         ):
             found[(row.flow_id, int(row.run_number))] = (_tags(row.tags), _tags(row.system_tags))
@@ -671,8 +672,25 @@ def tags_of(conn: Connection, keys: Iterable[RunKey]) -> dict[RunKey, tuple[list
 # ---- helpers -------------------------------------------------------------------------
 
 
-def _run_in(table: sa.Table, keys: Sequence[RunKey]) -> sa.ColumnElement[bool]:
-    """`(flow_id, run_number) IN (...)`, grouped by flow so each part is one index range."""
+def _run_in(conn: Connection, table: sa.Table, keys: Sequence[RunKey]) -> sa.ColumnElement[bool]:
+    """`(flow_id, run_number) IN (...)`, each key one index lookup."""
+    if conn.dialect.name == "postgresql":
+        # The keys as two array parameters: the statement's text is then the same for
+        # every batch, so neither SQLAlchemy nor psycopg prepares it again for each (with
+        # the keys written into it, that was a fifth of a sync worker's time).
+        pairs = sa.select(
+            sa.column("flow_id", sa.String), sa.column("run_number", sa.BigInteger)
+        ).select_from(
+            sa.text(
+                "unnest(CAST(:key_flows AS text[]), CAST(:key_numbers AS bigint[])) "
+                "AS keys(flow_id, run_number)"
+            ).bindparams(
+                key_flows=[flow_id for flow_id, _ in keys],
+                key_numbers=[number for _, number in keys],
+            )
+        )
+        return sa.tuple_(table.c.flow_id, table.c.run_number).in_(pairs)
+    # Grouped by flow, so that each part is one index range.
     by_flow: dict[str, list[int]] = {}
     for flow_id, run_number in keys:
         by_flow.setdefault(flow_id, []).append(run_number)
