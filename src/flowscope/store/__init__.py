@@ -42,6 +42,10 @@ class Store:
         except sa.exc.DatabaseError as exc:
             self.engine.dispose()
             raise unusable(exc, url) from exc
+        # Runs this store inserted in bulk, and how many it had when it last had
+        # PostgreSQL's statistics brought up to date (see insert_new_runs).
+        self._bulk_runs = 0
+        self._bulk_runs_analyzed = 0
 
     def close(self) -> None:
         self.engine.dispose()
@@ -120,6 +124,15 @@ class Store:
         at the positions `only` (all, if None); the positions written."""
         with self.write() as conn:
             written = bulk.insert_new_runs(conn, source_id, new, only)
+        self._bulk_runs += len(written)
+        if not self.is_sqlite and self._bulk_runs >= 2 * self._bulk_runs_analyzed + 1000:
+            # PostgreSQL plans from statistics taken while the tables were nearly empty
+            # until autovacuum comes round, and a first sync grows them a thousandfold in
+            # minutes, while the server already answers from them: analyzed again each
+            # time they doubled.
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("ANALYZE " + ", ".join(t.name for t in bulk.TABLES))
+            self._bulk_runs_analyzed = self._bulk_runs
         self.keep_timeline_packs(new.keys[at] for at in written if new.packable[at])
         return written
 
