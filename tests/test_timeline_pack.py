@@ -108,3 +108,30 @@ def test_a_deleted_run_takes_its_pack_with_it(indexed: tuple[Store, RunRef]) -> 
     assert _kept(store)
     store.delete_runs([ref.pk])
     assert _kept(store) == []
+
+
+def test_a_run_whose_pack_cannot_be_made_is_still_indexed_and_drawn(
+    tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Packing runs after the run's own transaction committed: a failure there is logged
+    and the run stays indexed, its overview built when asked (packing is forced to fail:
+    no real fault reaches this step alone)."""
+    monkeypatch.setattr(timeline_pack, "KEEP_FROM_TASKS", 100)
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("packing failed")
+
+    monkeypatch.setattr(timeline_pack, "packed_for_keeping", broken)
+    store = Store(store_url)
+    try:
+        assert LocalIndexer(store, generated_bigrun(tmp_path, PARAMS)).index_once().errors == 0
+        assert _kept(store) == []
+        with store.engine.connect() as conn:
+            flow_id, run_id = conn.execute(
+                sa.select(s.runs.c.flow_id, s.runs.c.run_id).where(s.runs.c.task_count > 300)
+            ).one()
+        ref = store.find_run(flow_id, run_id)
+        assert ref is not None
+        assert _overview(store, ref) == timeline_pack.pack_overview(store.timeline_overview(ref))
+    finally:
+        store.close()

@@ -6,6 +6,7 @@ ingest sources; SQLite and PostgreSQL run the same queries.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -31,6 +32,8 @@ from flowscope.store.runs_list import RunFilters
 from flowscope.store.writes import RunWriter
 
 __all__ = ["BadCursor", "IndexUnusable", "RunFilters", "RunRef", "Store"]
+
+log = logging.getLogger(__name__)
 
 
 class Store:
@@ -219,12 +222,19 @@ class Store:
         short transaction of its own: packing takes long enough to hold up other writers."""
         kept = 0
         for flow_id, run_id in runs:
-            with self.read() as conn:
-                made = timeline_pack.packed_for_keeping(conn, flow_id, run_id)
-            if made is not None:
-                with self.write() as conn:
-                    timeline_pack.keep_pack(conn, *made)
-                kept += 1
+            try:
+                with self.read() as conn:
+                    made = timeline_pack.packed_for_keeping(conn, flow_id, run_id)
+                if made is not None:
+                    with self.write() as conn:
+                        timeline_pack.keep_pack(conn, *made)
+                    kept += 1
+            except IndexUnusable:
+                raise  # no later write can do better either
+            except Exception:
+                # A pack only saves building the overview when it is asked for; the run
+                # itself was written and committed before this, and must not fail with it.
+                log.exception("could not keep the timeline overview of %s/%s", flow_id, run_id)
         return kept
 
     def timeline_version(self, ref: RunRef) -> str:
