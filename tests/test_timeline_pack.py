@@ -33,15 +33,20 @@ def indexed(
     store = Store(store_url)
     try:
         assert LocalIndexer(store, generated_bigrun(tmp_path, PARAMS)).index_once().errors == 0
-        with store.engine.connect() as conn:
-            flow_id, run_id = conn.execute(
-                sa.select(s.runs.c.flow_id, s.runs.c.run_id).where(s.runs.c.task_count > 300)
-            ).one()
-        ref = store.find_run(flow_id, run_id)
-        assert ref is not None
-        yield store, ref
+        yield store, _big_run(store)
     finally:
         store.close()
+
+
+def _big_run(store: Store) -> RunRef:
+    """The generated big run (its foreach makes it the one with more than 300 tasks)."""
+    with store.engine.connect() as conn:
+        flow_id, run_id = conn.execute(
+            sa.select(s.runs.c.flow_id, s.runs.c.run_id).where(s.runs.c.task_count > 300)
+        ).one()
+    ref = store.find_run(flow_id, run_id)
+    assert ref is not None
+    return ref
 
 
 def _kept(store: Store) -> list[tuple[int, str, bytes]]:
@@ -126,12 +131,7 @@ def test_a_run_whose_pack_cannot_be_made_is_still_indexed_and_drawn(
     try:
         assert LocalIndexer(store, generated_bigrun(tmp_path, PARAMS)).index_once().errors == 0
         assert _kept(store) == []
-        with store.engine.connect() as conn:
-            flow_id, run_id = conn.execute(
-                sa.select(s.runs.c.flow_id, s.runs.c.run_id).where(s.runs.c.task_count > 300)
-            ).one()
-        ref = store.find_run(flow_id, run_id)
-        assert ref is not None
+        ref = _big_run(store)
         assert _overview(store, ref) == timeline_pack.pack_overview(store.timeline_overview(ref))
     finally:
         store.close()

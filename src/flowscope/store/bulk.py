@@ -27,9 +27,15 @@ from sqlalchemy.engine import Connection
 from flowscope.store import schema as s
 from flowscope.store import search
 from flowscope.store.items import run_record_item
-from flowscope.store.records import RunRecord, WholeRun
+from flowscope.store.records import WholeRun
 from flowscope.store.timeline_pack import worth_keeping
-from flowscope.store.writes import by_flow
+from flowscope.store.writes import (
+    attempt_columns,
+    by_flow,
+    run_columns,
+    tag_rows,
+    task_columns,
+)
 
 # The tables a batch of new runs writes to.
 TABLES = (s.runs, s.tasks, s.attempts, s.steps, s.run_tags, s.events, s.flows)
@@ -125,55 +131,26 @@ def prepare(wholes: Sequence[WholeRun]) -> NewRuns:
     for at, whole in enumerate(wholes):
         run = whole.run
         new.keys.append((run.flow_id, run.run_id))
-        new.runs.append(_run_row(run))
+        new.runs.append(_in_order(run_columns(run), RUN_COLUMNS))
         new.created.append(orjson.dumps(run_record_item(run)).decode())
         new.packable.append(worth_keeping(run.sealed, run.task_count))
         for task in whole.tasks:
             task_at = len(new.tasks)
-            new.tasks.append(
-                (
-                    at,
-                    task.step_name,
-                    task.task_id,
-                    task.task_key,
-                    task.status,
-                    task.status_reason,
-                    task.caught,
-                    task.attempt,
-                    task.started_at,
-                    task.finished_at,
-                    task.duration_ms,
-                    task.foreach_label,
-                    task.fingerprint,
-                    task.unreadable,
-                )
-            )
+            new.tasks.append((at, *_in_order(task_columns(task), TASK_COLUMNS[1:])))
             new.attempts.extend(
-                (task_at, a.attempt, a.status, a.status_reason, a.started_at, a.finished_at)
+                (task_at, *_in_order(attempt_columns(a), ATTEMPT_COLUMNS[1:]))
                 for a in task.attempts
             )
-        new.steps.extend(
-            (
-                at,
-                step.step_name,
-                step.position,
-                step.type,
-                step.status,
-                step.started_at,
-                step.finished_at,
-                step.pending,
-                step.running,
-                step.completed,
-                step.failed,
-            )
-            for step in whole.steps
-        )
-        user = set(run.tags)
+        new.steps.extend((at, *_in_order(vars(step), STEP_COLUMNS[1:])) for step in whole.steps)
         new.tags.extend(
-            (at, tag, tag not in user, run.started_at, run.flow_id)
-            for tag in user | set(run.system_tags)
+            (at, *_in_order(row, TAG_COLUMNS[1:]))
+            for row in tag_rows(at, run.flow_id, run.tags, run.system_tags, run.started_at)
         )
     return new
+
+
+def _in_order(columns: dict[str, Any], names: Sequence[str]) -> tuple[Any, ...]:
+    return tuple(columns[name] for name in names)
 
 
 def insert_new_runs(
@@ -294,38 +271,6 @@ def _present(conn: Connection, keys: Sequence[tuple[str, str]]) -> set[tuple[str
             ).all()
         )
     return found
-
-
-def _run_row(run: RunRecord) -> tuple[Any, ...]:
-    """A run's row in RUN_COLUMNS order."""
-    return (
-        run.flow_id,
-        run.run_id,
-        run.user,
-        run.status,
-        run.status_reason,
-        run.started_at,
-        run.finished_at,
-        run.duration_ms,
-        orjson.dumps(run.tags).decode(),
-        orjson.dumps(run.system_tags).decode(),
-        run.project,
-        run.branch,
-        orjson.dumps(run.parameters).decode() if run.parameters is not None else None,
-        orjson.dumps(run.graph).decode() if run.graph is not None else None,
-        run.origin_run_id,
-        run.ds_type,
-        run.ds_root,
-        run.first_failure_step,
-        run.first_failure_task,
-        run.task_count,
-        run.caught_count,
-        orjson.dumps(run.current_steps).decode(),
-        run.unreadable_tasks,
-        run.last_activity_at,
-        run.fingerprint,
-        run.sealed,
-    )
 
 
 def _count_flows(conn: Connection, written: Sequence[tuple[str, int | None, int]]) -> None:

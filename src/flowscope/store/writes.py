@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from flowscope.store import schema as s
 from flowscope.store.items import attempt_record_item, run_record_item, step_item, task_record_item
 from flowscope.store.records import (
+    AttemptRecord,
     RunRecord,
     RunSummary,
     StepRecord,
@@ -120,21 +121,7 @@ class RunWriter:
         updates: list[dict[str, Any]] = []
         inserts: list[dict[str, Any]] = []
         for task in changed:
-            row = {
-                "step_name": task.step_name,
-                "task_id": task.task_id,
-                "task_key": task.task_key,
-                "status": task.status,
-                "status_reason": task.status_reason,
-                "caught": task.caught,
-                "attempt": task.attempt,
-                "started_at": task.started_at,
-                "finished_at": task.finished_at,
-                "duration_ms": task.duration_ms,
-                "foreach_label": task.foreach_label,
-                "fingerprint": task.fingerprint,
-                "unreadable": task.unreadable,
-            }
+            row = task_columns(task)
             known = stored.get((task.step_name, task.task_id))
             if known is None:
                 inserts.append({**row, "run_pk": run_pk})
@@ -195,14 +182,7 @@ class RunWriter:
             for row, pk in zip(inserts, result.scalars(), strict=True):
                 by_task[(str(row["step_name"]), str(row["task_id"]))] = int(pk)
         attempt_rows = [
-            {
-                "task_pk": by_task[(task.step_name, task.task_id)],
-                "attempt": at.attempt,
-                "status": at.status,
-                "status_reason": at.status_reason,
-                "started_at": at.started_at,
-                "finished_at": at.finished_at,
-            }
+            {"task_pk": by_task[(task.step_name, task.task_id)], **attempt_columns(at)}
             for task in changed
             for at in task.attempts
         ]
@@ -316,35 +296,13 @@ class RunWriter:
     def write_run(self, run_pk: int, run: RunRecord) -> None:
         if worth_keeping(run.sealed, run.task_count):
             self.sealed_big.append((run.flow_id, run.run_id))
-        values: dict[str, Any] = {
-            "source_id": self.source_id,
-            "user": run.user,
-            "status": run.status,
-            "status_reason": run.status_reason,
-            "started_at": run.started_at,
-            "finished_at": run.finished_at,
-            "duration_ms": run.duration_ms,
-            "tags": _json(run.tags),
-            "system_tags": _json(run.system_tags),
-            "project": run.project,
-            "branch": run.branch,
-            "origin_run_id": run.origin_run_id,
-            "ds_type": run.ds_type,
-            "ds_root": run.ds_root,
-            "first_failure_step": run.first_failure_step,
-            "first_failure_task": run.first_failure_task,
-            "task_count": run.task_count,
-            "caught_count": run.caught_count,
-            "current_steps": _json(run.current_steps),
-            "unreadable_tasks": run.unreadable_tasks,
-            "last_activity_at": run.last_activity_at,
-            "fingerprint": run.fingerprint,
-            "sealed": run.sealed,
-        }
-        if run.graph is not None:
-            values["graph"] = _json(run.graph)
-        if run.parameters is not None:
-            values["parameters"] = _json(run.parameters)
+        values = run_columns(run)
+        del values["flow_id"], values["run_id"]  # the row's identity, set when it was claimed
+        # A pass that could not read them keeps what the row has.
+        for kept in ("graph", "parameters"):
+            if values[kept] is None:
+                del values[kept]
+        values["source_id"] = self.source_id
         before = self.conn.execute(
             sa.select(
                 s.runs.c.status,
@@ -427,6 +385,69 @@ class RunWriter:
         self.conn.execute(sa.delete(rt).where(rt.c.run_pk == run_pk))
         if wanted:
             self.conn.execute(sa.insert(rt), wanted)
+
+
+def run_columns(run: RunRecord) -> dict[str, Any]:
+    """A run record as the columns of its `runs` row (all but its key and source): the
+    one mapping, for the per-run writer and the bulk insert alike."""
+    return {
+        "flow_id": run.flow_id,
+        "run_id": run.run_id,
+        "user": run.user,
+        "status": run.status,
+        "status_reason": run.status_reason,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration_ms": run.duration_ms,
+        "tags": _json(run.tags),
+        "system_tags": _json(run.system_tags),
+        "project": run.project,
+        "branch": run.branch,
+        "parameters": _json(run.parameters) if run.parameters is not None else None,
+        "graph": _json(run.graph) if run.graph is not None else None,
+        "origin_run_id": run.origin_run_id,
+        "ds_type": run.ds_type,
+        "ds_root": run.ds_root,
+        "first_failure_step": run.first_failure_step,
+        "first_failure_task": run.first_failure_task,
+        "task_count": run.task_count,
+        "caught_count": run.caught_count,
+        "current_steps": _json(run.current_steps),
+        "unreadable_tasks": run.unreadable_tasks,
+        "last_activity_at": run.last_activity_at,
+        "fingerprint": run.fingerprint,
+        "sealed": run.sealed,
+    }
+
+
+def task_columns(task: TaskRecord) -> dict[str, Any]:
+    """A task record as the columns of its `tasks` row (all but its key and run)."""
+    return {
+        "step_name": task.step_name,
+        "task_id": task.task_id,
+        "task_key": task.task_key,
+        "status": task.status,
+        "status_reason": task.status_reason,
+        "caught": task.caught,
+        "attempt": task.attempt,
+        "started_at": task.started_at,
+        "finished_at": task.finished_at,
+        "duration_ms": task.duration_ms,
+        "foreach_label": task.foreach_label,
+        "fingerprint": task.fingerprint,
+        "unreadable": task.unreadable,
+    }
+
+
+def attempt_columns(attempt: AttemptRecord) -> dict[str, Any]:
+    """An attempt record as the columns of its `attempts` row (all but its task)."""
+    return {
+        "attempt": attempt.attempt,
+        "status": attempt.status,
+        "status_reason": attempt.status_reason,
+        "started_at": attempt.started_at,
+        "finished_at": attempt.finished_at,
+    }
 
 
 def tag_rows(
